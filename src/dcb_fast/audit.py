@@ -1,0 +1,231 @@
+"""The audit: stream a source into fiber states, merge them, finalize the metrics (SPEC section 2)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+
+from . import __version__
+from .errors import DcbError
+from .fibers import FiberState
+from .io.sources import DEFAULT_BATCH_ROWS, Source, open_source
+from .io.writers import ParquetStream, prepare_dir, write_json, write_table
+from .metrics import fiber_table, summarize
+from .progress import Progress
+from .rules import Rule, parse_rule
+
+SCHEMA_VERSION = 1
+
+
+def check_columns(evidence, action, weight=None, id=None) -> list[str]:
+    """Validate the column roles of an audit; return the evidence list."""
+    if isinstance(evidence, str):
+        evidence = [c.strip() for c in evidence.split(",") if c.strip()]
+    evidence = list(evidence or [])
+    if not evidence:
+        raise DcbError("no evidence columns given; pass --evidence a,b,c")
+    dup = sorted({c for c in evidence if evidence.count(c) > 1})
+    if dup:
+        raise DcbError(f"evidence column '{dup[0]}' is given twice; list each column once")
+    if not action:
+        raise DcbError("no action column given; pass --action COLUMN")
+    if action in evidence:
+        raise DcbError(f"action column '{action}' is also an evidence column; the action cannot be its own evidence")
+    if weight is not None and (weight in evidence or weight == action):
+        raise DcbError(f"weight column '{weight}' is also used as evidence or action; pick a separate weight column")
+    if id is not None and id == weight:
+        raise DcbError(f"id column '{id}' is also the weight column")
+    return evidence
+
+
+def resolve_rules(evidence, rules) -> dict[str, Rule]:
+    """Rules keyed by column, from Rule objects or specs (``{"score": "width:0.1"}``)."""
+    out = {}
+    for col, r in (rules or {}).items():
+        if col not in evidence:
+            raise DcbError(f"a fiber rule is given for '{col}', which is not an evidence column")
+        out[col] = r if isinstance(r, Rule) else parse_rule(str(r))
+    return out
+
+
+def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, thin: str = "ambiguous",
+          nulls: str = "drop", rules=None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
+          progress: bool | None = False) -> "AuditResult":
+    """Audit whether ``action`` is determined by the ``evidence`` columns.
+
+    Rows are grouped into evidence fibers (identical evidence values); a fiber is certified when
+    one action occurs in it and its support is at least ``min_support``, ambiguous when it is
+    mixed, thin when its support is lower. ``source`` is a path, glob, directory, list of paths,
+    or an Arrow table / record batch / pandas DataFrame.
+
+    >>> t = pa.table({"lang": ["en", "en", "fr", "de"], "route": ["a", "b", "a", "a"]})
+    >>> r = audit(t, evidence=["lang"], action="route")
+    >>> r.summary["metrics"]["n_fibers"], r.summary["metrics"]["ambiguous_fraction"]
+    (3, 0.5)
+    """
+    evidence = check_columns(evidence, action, weight, id)
+    if nulls not in ("drop", "value"):
+        raise DcbError(f"nulls must be 'drop' or 'value', not '{nulls}'")
+    if thin not in ("ambiguous", "skip"):
+        raise DcbError(f"thin must be 'ambiguous' or 'skip', not '{thin}'")
+    if int(min_support) < 1:
+        raise DcbError(f"min support must be at least 1, got {min_support}")
+    rules = resolve_rules(evidence, rules)
+    columns = evidence + [action] + ([weight] if weight else [])
+    src = source if isinstance(source, Source) else open_source(source, columns + ([id] if id else []), batch_rows)
+    src.columns = columns + ([id] if id else [])
+
+    from .engines.local import run_partials
+
+    with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
+        state = run_partials(src.batches(columns), lambda: FiberState(evidence, action, weight, nulls, rules),
+                             threads=threads, progress=bar)
+    return AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id)
+
+
+class AuditResult:
+    """What an audit found: ``summary`` (JSON-ready dict), ``fibers`` (per-fiber Arrow table),
+    the merged ``state``, and writers for all outputs."""
+
+    def __init__(self, state: FiberState, source: Source | None, summary: dict, fib, id=None):
+        self.state = state
+        self.source = source
+        self.summary = summary
+        self._fib = fib
+        self.id = id
+        self._fibers: pa.Table | None = None
+
+    @classmethod
+    def from_state(cls, state: FiberState, source: Source | None = None, min_support: int = 1,
+                   thin: str = "ambiguous", id=None) -> "AuditResult":
+        """Finalize a (merged) partial state."""
+        if state.n_rows == 0:
+            where = ""
+            if state.rows_read:
+                raise DcbError(
+                    f"no rows left: all {state.rows_read} rows have a null in an evidence, action or weight column; "
+                    "pass --nulls value to keep nulls as a value"
+                )
+            if source is not None and source.files:
+                where = " in " + ", ".join(f.path for f in source.files[:3]) + (" ..." if len(source.files) > 3 else "")
+            raise DcbError(f"empty input: no rows{where}; check the input files")
+        metrics, fib = summarize(state, min_support, thin)
+        inp = source.describe() if source is not None else {"files": [], "fingerprint": "merged-state"}
+        inp["rows_read"] = state.rows_read
+        summary = {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "audit",
+            "dcb_fast_version": __version__,
+            "parameters": {
+                "evidence": state.evidence,
+                "action": state.action,
+                "weight": state.weight,
+                "id": id,
+                "min_support": min_support,
+                "thin": thin,
+                "nulls": state.nulls,
+                "rules": {c: state.rules[c].describe() for c in state.evidence},
+            },
+            "input": inp,
+            "metrics": metrics,
+            "headline": headline(metrics),
+        }
+        return cls(state, source, summary, fib, id)
+
+    @property
+    def metrics(self) -> dict:
+        return self.summary["metrics"]
+
+    @property
+    def fibers(self) -> pa.Table:
+        """Per-fiber table in canonical order (evidence values ascending)."""
+        if self._fibers is None:
+            self._fibers = fiber_table(self.state, self._fib)
+        return self._fibers
+
+    def mixed_mask(self) -> np.ndarray:
+        """Per fiber of the state: does it carry more than one action?"""
+        return self._fib.n_actions > 1
+
+    def ambiguous_cases(self, path: str | None = None, batch_rows: int | None = None):
+        """Rows that lie in mixed fibers, found by a second streaming pass over the source.
+
+        Columns: the id column (or ``row``, the position in the input, and ``file``), the
+        evidence values and the action. Written to ``path`` (Parquet) when given, else returned
+        as a table (small inputs only)."""
+        if self.source is None:
+            raise DcbError("ambiguous cases need the original input; this result was built from a partial state")
+        mixed = self.mixed_mask()
+        st = self.state
+        cols = st.evidence + [st.action] + ([self.id] if self.id else [])
+        schema = None
+        out = None
+        parts = []
+        row0 = 0
+        labels = dict(self.source.parts())
+        for part, batch in self.source.batches(cols):
+            fid = st.lookup(batch)
+            hit = np.zeros(batch.num_rows, dtype=bool)
+            ok = fid >= 0
+            hit[ok] = mixed[fid[ok]]
+            idx = np.nonzero(hit)[0]
+            sel = batch.take(pa.array(idx)) if len(idx) else batch.slice(0, 0)
+            front = {}
+            if self.id:
+                front[self.id] = sel.column(self.id)
+            else:
+                front["row"] = pa.array(idx + row0, pa.int64())
+                if self.source.files:
+                    front["file"] = pa.array([labels[part]] * len(idx), pa.string())
+            row0 += batch.num_rows
+            data = {**front, **{c: _plain(sel.column(c)) for c in st.evidence + [st.action]}}
+            table = pa.table(data)
+            if schema is None:
+                schema = table.schema
+                if path is not None:
+                    out = ParquetStream(path, schema)
+            table = table.cast(schema)
+            if out is not None:
+                out.write(table)
+            else:
+                parts.append(table)
+        if out is not None:
+            out.close()
+            return out.rows
+        if not parts:
+            return pa.table({})
+        return pa.concat_tables(parts)
+
+    def write(self, out_dir: str, fiber_format: str = "parquet", cases: bool = True) -> dict:
+        """Write ``summary.json``, ``fibers.parquet`` (or ``.csv``) and, when ``cases``,
+        ``ambiguous_cases.parquet`` into ``out_dir``. Returns the paths written."""
+        if fiber_format not in ("parquet", "csv"):
+            raise DcbError(f"unknown fiber table format '{fiber_format}'; use parquet or csv")
+        prepare_dir(out_dir)
+        paths = {}
+        fibers_path = os.path.join(out_dir, f"fibers.{fiber_format}")
+        write_table(self.fibers, fibers_path, fiber_format)
+        paths["fibers"] = fibers_path
+        if cases and self.source is not None:
+            cpath = os.path.join(out_dir, "ambiguous_cases.parquet")
+            self.ambiguous_cases(cpath)
+            paths["ambiguous_cases"] = cpath
+        spath = os.path.join(out_dir, "summary.json")
+        write_json(self.summary, spath)
+        paths["summary"] = spath
+        return paths
+
+
+def _plain(col):
+    if pa.types.is_dictionary(col.type):
+        return col.cast(col.type.value_type)
+    return col
+
+
+def headline(m: dict) -> str:
+    return (
+        f"{m['certifiable_fraction']:.2%} of the weight is certified, {m['ambiguous_fraction']:.2%} ambiguous, "
+        f"{m['thin_fraction']:.2%} thin; {m['n_mixed_fibers']:,} of {m['n_fibers']:,} fibers are mixed"
+    )

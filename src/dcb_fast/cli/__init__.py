@@ -1,0 +1,23 @@
+"""The ``dcb`` command line: a thin shell over the public API (``dcb --help``)."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .audit import audit_cmd
+from .demo import demo_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dcb")
+def main():
+    """dcb: does your benchmark's evidence determine the action you take from it?
+
+    Groups rows by identical evidence (fibers), finds the fibers that carry more than one
+    action, and reports how much traffic is certified, ambiguous or thin.
+    """
+
+
+main.add_command(audit_cmd)
+main.add_command(demo_cmd)

@@ -1,0 +1,54 @@
+"""``dcb audit``: the streaming evidence-fiber audit."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .options import columns, handle_errors, note, parse_rules, reading
+
+
+@click.command("audit")
+@click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
+@columns
+@click.option("--id", "id_col", default=None, metavar="COL", help="Id column for the ambiguous-cases output.")
+@click.option("--min-support", "-s", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Fibers with fewer rows are thin (not certified).")
+@click.option("--thin", type=click.Choice(["ambiguous", "skip"]), default="ambiguous", show_default=True,
+              help="Count thin fibers among fibers (ambiguous) or leave them out of fiber counts (skip).")
+@click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
+              help="Write summary.json, fibers.parquet and ambiguous_cases.parquet here.")
+@click.option("--fiber-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--no-cases", is_flag=True, help="With --out, skip the second pass that writes ambiguous_cases.parquet.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="stdout: a readable table, or the summary JSON.")
+@reading
+@handle_errors
+def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_support, thin, out_dir, fiber_format,
+              no_cases, fmt, batch_rows, threads, quiet):
+    """Audit whether ACTION is determined by the EVIDENCE columns of SOURCE.
+
+    SOURCE: Parquet, Arrow IPC/Feather or CSV files, directories or globs.
+
+    \b
+    Example:
+      dcb audit logs/*.parquet -e lang,domain,score_bin -a route -w requests -o audit/
+    """
+    from ..audit import audit
+    from ..report.text import render_audit
+
+    if out_dir is not None:
+        from ..io.writers import prepare_dir
+
+        prepare_dir(out_dir)
+    result = audit(list(source), evidence=evidence, action=action, weight=weight, id=id_col,
+                   min_support=min_support, thin=thin, nulls=nulls, rules=parse_rules(rules),
+                   batch_rows=batch_rows, threads=threads, progress=None if not quiet else False)
+    if out_dir is not None:
+        paths = result.write(out_dir, fiber_format=fiber_format, cases=not no_cases)
+        note(quiet, "wrote " + ", ".join(paths.values()))
+    if fmt == "json":
+        click.echo(json.dumps(result.summary, indent=2))
+    else:
+        click.echo(render_audit(result.summary))

@@ -1,0 +1,85 @@
+"""Option groups shared by several commands, as plain decorators, and the error translation."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+
+def _csv_list(ctx, param, value):
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",")]
+    if any(not v for v in items):
+        raise click.BadParameter(f"empty name in '{value}'; give comma-separated column names")
+    return items
+
+
+def columns(fn):
+    """--evidence, --action, --weight, --nulls, --rule."""
+    for opt in reversed([
+        click.option("--evidence", "-e", required=True, callback=_csv_list, metavar="COLS",
+                     help="Evidence columns, comma-separated (their joint value is the fiber key)."),
+        click.option("--action", "-a", required=True, metavar="COL", help="The action (decision) column."),
+        click.option("--weight", "-w", default=None, metavar="COL",
+                     help="Weight column: traffic each row stands for (non-negative, finite)."),
+        click.option("--nulls", type=click.Choice(["drop", "value"]), default="drop", show_default=True,
+                     help="Drop rows with a null evidence or action value (counted), or keep null as a value."),
+        click.option("--rule", "rules", multiple=True, metavar="COL=RULE",
+                     help="Fiber rule for a numeric evidence column: exact, edges:E1,E2,..., width:W[,ORIGIN]. Repeatable."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def reading(fn):
+    """--batch-rows, --threads, --quiet."""
+    for opt in reversed([
+        click.option("--batch-rows", type=click.IntRange(min=1), default=1 << 20, show_default=True,
+                     help="Rows per batch read from the input (memory per batch)."),
+        click.option("--threads", "-j", type=click.IntRange(min=1), default=None,
+                     help="Worker threads [default: DCB_FAST_THREADS or the usable CPUs]."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress or notes on stderr."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def parse_rules(items) -> dict:
+    out = {}
+    for item in items or ():
+        col, sep, rule = item.partition("=")
+        if not sep or not col.strip() or not rule.strip():
+            raise click.BadParameter(f"'{item}' is not COL=RULE (e.g. score=width:0.1)", param_hint="--rule")
+        out[col.strip()] = rule.strip()
+    return out
+
+
+def handle_errors(fn):
+    """Library errors become one ``Error: ...`` line and exit code 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from ..errors import DcbError
+
+        try:
+            return fn(*args, **kwargs)
+        except DcbError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted; no output was written.", err=True)
+            sys.exit(130)
+        except MemoryError:
+            raise click.ClickException(
+                "out of memory: the input has more distinct fibers than fit; audit fewer evidence columns, "
+                "use coarser rules, or run on a larger machine") from None
+
+    return wrapper
+
+
+def note(quiet: bool, message: str) -> None:
+    """A line for the user on stderr (logs never go to stdout)."""
+    if not quiet:
+        click.echo(message, err=True)

@@ -1,0 +1,92 @@
+"""Atomic output: every file is written to a temporary name in its directory and renamed into
+place, so a crash or a full disk never leaves a half-written output behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+
+import pyarrow as pa
+
+from ..errors import DcbError
+
+
+def prepare_dir(path: str) -> str:
+    """Create the output directory if needed and check that it is writable."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise DcbError(f"cannot create output directory '{path}': {exc.strerror}; choose another --out") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise DcbError(f"output directory '{path}' is not writable; choose another --out or fix its permissions")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str):
+    """Yield a temporary path next to ``path``; on success rename it to ``path``."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=d)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(obj, path: str) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=False, allow_nan=False)
+            fh.write("\n")
+
+
+def write_table(table: pa.Table, path: str, fmt: str = "parquet") -> None:
+    """Write a table as Parquet or CSV, atomically."""
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp, compression="zstd")
+        elif fmt == "csv":
+            import pyarrow.csv as pcsv
+
+            plain = pa.table({n: _plain(c) for n, c in zip(table.column_names, table.columns)})
+            pcsv.write_csv(plain, tmp)
+        else:
+            raise DcbError(f"unknown table format '{fmt}'; use parquet or csv")
+
+
+def _plain(col):
+    if pa.types.is_dictionary(col.type):
+        return col.cast(col.type.value_type)
+    return col
+
+
+class ParquetStream:
+    """An incrementally written Parquet file that appears under its name only when closed."""
+
+    def __init__(self, path: str, schema: pa.Schema):
+        import pyarrow.parquet as pq
+
+        self._ctx = atomic_path(path)
+        self._tmp = self._ctx.__enter__()
+        self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+
+    def close(self, ok: bool = True) -> None:
+        self._writer.close()
+        if ok:
+            self._ctx.__exit__(None, None, None)
+        else:
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)

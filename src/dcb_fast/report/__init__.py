@@ -1,0 +1,1 @@
+"""Reports: the terminal rendering of summaries (``text``); the HTML report comes later."""

@@ -1,0 +1,161 @@
+"""Fiber rules: how a column's values become fiber keys.
+
+A rule turns one evidence column of a batch into the array whose values are keyed exactly:
+``exact`` keeps the values; binning rules map a number to its bin index. Rules are fixed before
+counting starts (rules that need the whole input, such as quantile bins, are resolved to fixed
+edges by a first pass), so every partial state of one audit applies the same function.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import DcbError
+
+
+class Rule:
+    """A fixed, serializable map from column values to fiber keys."""
+
+    name = "exact"
+
+    def apply(self, arr: pa.Array, column: str) -> pa.Array:
+        return arr
+
+    def spec(self) -> str:
+        return self.name
+
+    def describe(self) -> dict:
+        return {"rule": self.spec()}
+
+    def decode(self, keys: pa.Array) -> dict[str, pa.Array]:
+        """Output columns for fiber keys (the values themselves for exact rules)."""
+        return {}
+
+
+class Exact(Rule):
+    pass
+
+
+def exact() -> Rule:
+    return Exact()
+
+
+class Edges(Rule):
+    """Bins from sorted edges: ``[e0, e1), ..., [e_{n-2}, e_{n-1}]`` (the last closed).
+
+    Values below the first or above the last edge get bins -1 and ``n-1``: they form fibers of
+    their own in an audit and are never matched to a calibration bin they do not fall in.
+
+    >>> Edges([0.0, 1.0, 2.0]).apply(pa.array([0.0, 0.5, 1.0, 2.0, 3.0, -1.0]), "x").to_pylist()
+    [0, 0, 1, 1, 2, -1]
+    """
+
+    name = "edges"
+
+    def __init__(self, edges, source: str | None = None):
+        e = np.unique(np.asarray(edges, dtype=np.float64))
+        if len(e) < 2 or not np.all(np.isfinite(e)):
+            raise DcbError(f"edges rule needs at least two distinct finite edges, got {list(edges)}")
+        self.edges = e
+        self.source = source  # e.g. "quantile:10" when the edges were computed from the data
+
+    def apply(self, arr, column):
+        vals = _numeric(arr, column, self.spec())
+        idx = np.searchsorted(self.edges, vals, side="right") - 1
+        last = len(self.edges) - 1
+        idx[vals == self.edges[-1]] = last - 1
+        valid = ~np.isnan(vals)
+        if arr.null_count:
+            valid &= arr.is_valid().to_numpy(zero_copy_only=False)
+        return pa.array(idx.astype(np.int64), mask=~valid)
+
+    def spec(self):
+        return "edges:" + ",".join(repr(float(x)) for x in self.edges)
+
+    def describe(self):
+        d = {"rule": self.source or "edges", "edges": [float(x) for x in self.edges]}
+        return d
+
+    def decode(self, keys):
+        b = keys.to_numpy(zero_copy_only=False).astype(np.float64)
+        e = np.concatenate([[-math.inf], self.edges, [math.inf]])
+        ok = ~np.isnan(b)
+        bi = np.where(ok, b, 0).astype(np.int64) + 1
+        lo, hi = e[bi], e[bi + 1]
+        last = len(self.edges) - 2
+        labels = [
+            None if not k else (f"[{l:.6g}, {h:.6g}]" if i - 1 == last else f"[{l:.6g}, {h:.6g})")
+            for k, i, l, h in zip(ok, bi, lo, hi)
+        ]
+        return {"": pa.array(labels, pa.string()), "lo": pa.array(np.where(ok, lo, np.nan), mask=~ok),
+                "hi": pa.array(np.where(ok, hi, np.nan), mask=~ok)}
+
+
+class Width(Rule):
+    """Bins of fixed width: bin ``floor((v - origin) / width)``."""
+
+    name = "width"
+
+    def __init__(self, width: float, origin: float = 0.0):
+        if not (width > 0 and math.isfinite(width)) or not math.isfinite(origin):
+            raise DcbError(f"width rule needs a positive finite width and a finite origin, got {width}, {origin}")
+        self.width = float(width)
+        self.origin = float(origin)
+
+    def apply(self, arr, column):
+        vals = _numeric(arr, column, self.spec())
+        valid = ~np.isnan(vals)
+        if arr.null_count:
+            valid &= arr.is_valid().to_numpy(zero_copy_only=False)
+        b = np.floor((np.where(valid, vals, self.origin) - self.origin) / self.width)
+        return pa.array(b.astype(np.int64), mask=~valid)
+
+    def spec(self):
+        return f"width:{self.width!r},{self.origin!r}"
+
+    def describe(self):
+        return {"rule": "width", "width": self.width, "origin": self.origin}
+
+    def decode(self, keys):
+        b = keys.to_numpy(zero_copy_only=False).astype(np.float64)
+        lo = self.origin + b * self.width
+        hi = lo + self.width
+        labels = [None if np.isnan(x) else f"[{x:.6g}, {y:.6g})" for x, y in zip(lo, hi)]
+        ok = ~np.isnan(b)
+        return {"": pa.array(labels, pa.string()), "lo": pa.array(lo, mask=~ok), "hi": pa.array(hi, mask=~ok)}
+
+
+def _numeric(arr: pa.Array, column: str, rule: str) -> np.ndarray:
+    t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(t)
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)):
+        raise DcbError(f"rule {rule} needs a numeric column, but '{column}' is {t}; use the exact rule for it")
+    return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def parse_rule(text: str) -> Rule:
+    """Parse a rule spec: ``exact``, ``edges:e1,e2,...``, ``width:W[,origin]``.
+
+    >>> parse_rule("width:0.5").spec()
+    'width:0.5,0.0'
+    """
+    text = text.strip()
+    name, _, arg = text.partition(":")
+    try:
+        if name == "exact" and not arg:
+            return Exact()
+        if name == "edges":
+            return Edges([float(x) for x in arg.split(",") if x.strip()])
+        if name == "width":
+            parts = [float(x) for x in arg.split(",")]
+            if len(parts) not in (1, 2):
+                raise ValueError
+            return Width(*parts)
+    except ValueError:
+        pass
+    raise DcbError(f"unknown fiber rule '{text}'; use exact, edges:E1,E2,... or width:W[,ORIGIN]")

@@ -1,0 +1,146 @@
+"""Seeded, fast generator of production-like request logs (for the demo, tests and benchmarks).
+
+Each row is a request context: six evidence columns with Zipf-skewed values (cardinalities 5 to
+1000, two of them strings), a ``route`` action with three values that depends mostly on the
+evidence but also on a hidden factor and some noise (so some fibers are mixed), a ``requests``
+weight, probe columns that measure the hidden factor more or less well, a continuous ``score``
+with an ``score_err`` error column, a ``day`` and a ``request_id``.
+
+Output depends only on (``seed``, ``rows``, ``chunk_rows``); chunks are generated one at a time
+so any size is written in bounded memory.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import numpy as np
+import pyarrow as pa
+
+LANGS = ["en", "es", "de", "fr", "ja", "pt", "zh", "it", "ko", "nl", "ru", "tr"]
+ACTIONS = ["serve", "route", "hold"]
+EVIDENCE = ["lang", "domain", "model", "score_bin", "region", "tenant"]
+PROBES = ["probe_gpu", "probe_latency", "probe_cache", "probe_noise", "probe_locale"]
+CARD = {"lang": len(LANGS), "domain": 200, "model": 5, "score_bin": 20, "region": 50, "tenant": 1000}
+
+
+def _zipf(rng, card: int, n: int, s: float = 1.1) -> np.ndarray:
+    p = 1.0 / np.arange(1, card + 1) ** s
+    cdf = np.cumsum(p / p.sum())
+    return np.minimum(np.searchsorted(cdf, rng.random(n)), card - 1).astype(np.int32)
+
+
+def _mix(*cols) -> np.ndarray:
+    h = np.full(len(cols[0]), 0x9E3779B9, dtype=np.uint64)
+    for c in cols:
+        h = (h ^ c.astype(np.uint64)) * np.uint64(0x100000001B3)
+        h ^= h >> np.uint64(29)
+    return h
+
+
+def chunk(rows: int, seed: int = 0, index: int = 0, row0: int = 0, strings: str = "dictionary") -> pa.Table:
+    """One chunk of the log. ``strings``: 'dictionary' or 'plain' string columns."""
+    rng = np.random.default_rng([seed, index])
+    c = {k: _zipf(rng, CARD[k], rows) for k in EVIDENCE}
+    hidden = rng.integers(0, 4, rows).astype(np.int32)
+    base = (_mix(c["lang"], c["domain"], c["score_bin"], c["model"]) % np.uint64(3)).astype(np.int32)
+    # where the score is low, the right action depends on a hidden factor the evidence misses
+    sensitive = (c["score_bin"] < 6) | (c["model"] == 4)
+    action = np.where(sensitive, (base + (hidden >= 2)) % 3, base)
+    noise = rng.random(rows) < 0.01
+    action = np.where(noise, rng.integers(0, 3, rows), action).astype(np.int32)
+    gpu = np.where(rng.random(rows) < 0.9, hidden >= 2, rng.integers(0, 2, rows).astype(bool))
+    latency = (hidden * 10 + rng.integers(0, 25, rows)).astype(np.int32) // 10
+    score = (c["score_bin"] + rng.random(rows)) / 20.0
+    err = np.abs(rng.normal(0.0, 0.03, rows))
+    start = datetime.date(2026, 10, 1).toordinal() - datetime.date(1970, 1, 1).toordinal()
+
+    def text(codes, values):
+        arr = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(values, pa.string()))
+        return arr if strings == "dictionary" else arr.cast(pa.string())
+
+    domains = [f"d{i:03d}.example" for i in range(CARD["domain"])]
+    return pa.table({
+        "request_id": pa.array(np.arange(row0, row0 + rows, dtype=np.int64)),
+        "day": pa.array((start + rng.integers(0, 14, rows)).astype(np.int32), pa.date32()),
+        "lang": text(c["lang"], LANGS),
+        "domain": text(c["domain"], domains),
+        "model": pa.array(c["model"].astype(np.int8)),
+        "score_bin": pa.array(c["score_bin"].astype(np.int16)),
+        "region": pa.array(c["region"].astype(np.int32)),
+        "tenant": pa.array(c["tenant"].astype(np.int64)),
+        "route": text(action, ACTIONS),
+        "requests": pa.array((1 + rng.geometric(0.5, rows) - 1).astype(np.int64)),
+        "probe_gpu": pa.array(gpu),
+        "probe_latency": pa.array(latency),
+        "probe_cache": pa.array((hidden % 2 == 1) ^ (rng.random(rows) < 0.3)),
+        "probe_noise": pa.array(rng.integers(0, 3, rows).astype(np.int32)),
+        "probe_locale": text((c["lang"] * 3 + rng.integers(0, 3, rows)) % len(LANGS), LANGS),
+        "score": pa.array(score),
+        "score_err": pa.array(err),
+    })
+
+
+def production_log(rows: int, seed: int = 0, chunk_rows: int = 1 << 20, strings: str = "dictionary"):
+    """Yield the log as tables of at most ``chunk_rows`` rows."""
+    done, index = 0, 0
+    while done < rows:
+        n = min(chunk_rows, rows - done)
+        yield chunk(n, seed, index, done, strings)
+        done += n
+        index += 1
+
+
+def write_log(path: str, rows: int, seed: int = 0, fmt: str | None = None, chunk_rows: int = 1 << 20,
+              row_group_rows: int = 1 << 20, strings: str = "dictionary") -> str:
+    """Write a generated log to ``path`` (Parquet, Arrow IPC or CSV by extension), atomically."""
+    from .io.writers import atomic_path
+
+    fmt = fmt or {".parquet": "parquet", ".arrow": "ipc", ".feather": "ipc", ".csv": "csv"}.get(
+        os.path.splitext(path)[1].lower(), "parquet")
+    with atomic_path(path) as tmp:
+        writer = None
+        try:
+            for t in production_log(rows, seed, chunk_rows, strings):
+                if writer is None:
+                    writer = _writer(tmp, fmt, t.schema, row_group_rows)
+                if fmt == "csv":
+                    t = pa.table({n: col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
+                                  for n, col in zip(t.column_names, t.columns)})
+                writer.write_table(t, **({"row_group_size": row_group_rows} if fmt == "parquet" else {}))
+        finally:
+            if writer is not None:
+                writer.close()
+    return path
+
+
+def _writer(path, fmt, schema, row_group_rows):
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetWriter(path, schema, compression="snappy")
+    if fmt == "ipc":
+        return pa.ipc.new_file(path, schema)
+    if fmt == "csv":
+        import pyarrow.csv as pcsv
+
+        plain = pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type) for f in schema])
+        return pcsv.CSVWriter(path, plain)
+    raise ValueError(f"unknown format {fmt}")
+
+
+def tox21_table() -> pa.Table:
+    """The paper's Tox21 audit table expanded to its 4391 compounds: ``pattern`` (the seven
+    nuclear-receptor assay results joined by '|') and ``sr_p53`` (the deployment label)."""
+    import pyarrow.csv as pcsv
+
+    here = os.path.join(os.path.dirname(__file__), "data", "tox21_fibers.csv")
+    t = pcsv.read_csv(here, convert_options=pcsv.ConvertOptions(column_types={"benchmark_pattern": pa.string()}))
+    pats = t["benchmark_pattern"].to_pylist()
+    act = t["deployment_active"].to_numpy()
+    ina = t["deployment_inactive"].to_numpy()
+    reps = np.concatenate([act, ina])
+    pattern = np.repeat(np.array(pats + pats, dtype=object), reps)
+    label = np.repeat(np.concatenate([np.ones(len(pats), np.int8), np.zeros(len(pats), np.int8)]), reps)
+    return pa.table({"pattern": pa.array(pattern, pa.string()), "sr_p53": pa.array(label)})
