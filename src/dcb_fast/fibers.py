@@ -230,7 +230,7 @@ class FiberState:
 
     # -- internals ------------------------------------------------------------------------------
     def _ensure_actions(self, acodes: np.ndarray) -> None:
-        top = int(acodes.max(initial=-1)) + 1
+        top = max(int(acodes.max(initial=-1)) + 1, len(self.action_encoder))
         if top > self._na:
             na = max(top, 2 * self._na)
             self._counts = _widen(self._counts, na)

@@ -1,0 +1,113 @@
+"""Slow, obvious oracles: plain Python over lists of dicts, exact arithmetic with Fractions."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from fractions import Fraction
+
+
+def norm(v):
+    """The key an exact fiber rule gives a value: NaN is null, -0.0 is 0.0."""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return None
+        if v == 0.0:
+            return 0.0
+    return v
+
+
+def fibers_oracle(rows, evidence, action, weight=None, nulls="drop"):
+    """{key tuple: {action: [rows, Fraction weight]}}, dropped row count."""
+    fib = defaultdict(lambda: defaultdict(lambda: [0, Fraction(0)]))
+    dropped = 0
+    for r in rows:
+        key = tuple(norm(r[c]) for c in evidence)
+        a = norm(r[action])
+        w = r[weight] if weight else 1
+        if w is None or (nulls == "drop" and (a is None or any(v is None for v in key))):
+            dropped += 1
+            continue
+        cell = fib[key][a]
+        cell[0] += 1
+        cell[1] += Fraction(w)
+    return fib, dropped
+
+
+def label(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def audit_oracle(rows, evidence, action, weight=None, min_support=1, thin="ambiguous", nulls="drop"):
+    """The metrics of SPEC section 2, computed the obvious way."""
+    fib, dropped = fibers_oracle(rows, evidence, action, weight, nulls)
+    total = sum(c[1] for cells in fib.values() for c in cells.values())
+    n_rows = sum(c[0] for cells in fib.values() for c in cells.values())
+    cert = amb = thn = risk = Fraction(0)
+    n_fibers = n_mixed = n_thin = 0
+    cert_rows, cert_fibers, cert_w, prev = defaultdict(int), defaultdict(int), defaultdict(Fraction), defaultdict(Fraction)
+    for key, cells in fib.items():
+        support = sum(c[0] for c in cells.values())
+        w = sum(c[1] for c in cells.values())
+        is_thin = support < min_support
+        mixed = len(cells) > 1
+        risk += w - max(c[1] for c in cells.values())
+        for a, c in cells.items():
+            prev[label(a)] += c[1]
+        if is_thin:
+            thn += w
+            n_thin += 1
+        elif mixed:
+            amb += w
+        else:
+            (a,) = cells
+            cert += w
+            cert_rows[label(a)] += support
+            cert_fibers[label(a)] += 1
+            cert_w[label(a)] += w
+        if thin == "skip" and is_thin:
+            continue
+        n_fibers += 1
+        n_mixed += mixed
+
+    def fr(x):
+        return float(x / total) if total else 0.0
+
+    return {
+        "n_rows": n_rows,
+        "dropped_rows": dropped,
+        "total_weight": float(total),
+        "n_fibers": n_fibers,
+        "n_mixed_fibers": n_mixed,
+        "n_thin_fibers": n_thin,
+        "certifiable_fraction": fr(cert),
+        "ambiguous_fraction": fr(amb),
+        "thin_fraction": fr(thn),
+        "decision_risk": fr(risk),
+        "prevalence": {a: fr(p) for a, p in prev.items()},
+        "certified_rows": dict(cert_rows),
+        "certified_fibers": dict(cert_fibers),
+        "certified_weight": {a: float(w) for a, w in cert_w.items()},
+    }
+
+
+def compare_metrics(got: dict, want: dict) -> None:
+    """Assert exact equality of every oracle metric (zero entries in per-action maps are allowed
+    to be absent from the oracle)."""
+    for k, v in want.items():
+        if isinstance(v, dict):
+            g = {a: x for a, x in got[k].items() if x}
+            w = {a: x for a, x in v.items() if x}
+            assert g == w, (k, got[k], v)
+        else:
+            assert got[k] == v, (k, got[k], v)
+
+
+def fiber_rows_oracle(rows, evidence, action, weight=None, nulls="drop"):
+    """{key tuple: (support, {action label: rows})} for comparing per-fiber tables."""
+    fib, _ = fibers_oracle(rows, evidence, action, weight, nulls)
+    return {k: (sum(c[0] for c in cells.values()), {label(a): c[0] for a, c in cells.items()}) for k, cells in fib.items()}
