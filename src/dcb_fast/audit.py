@@ -40,6 +40,21 @@ def check_columns(evidence, action, weight=None, id=None) -> list[str]:
     return evidence
 
 
+def check_types(src: Source, weight, rules) -> None:
+    """Type checks that need only the schemas: a numeric weight, numeric columns for binning rules."""
+    def numeric(t):
+        t = t.value_type if pa.types.is_dictionary(t) else t
+        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
+
+    if weight and not numeric(src.types[weight]):
+        raise DcbError(f"weight column '{weight}' has type {src.types[weight]}; it must be numeric "
+                       "(a count or a share of traffic)")
+    for col, rule in rules.items():
+        if rule.name != "exact" and not numeric(src.types[col]):
+            raise DcbError(f"rule {rule.spec()} needs a numeric column, but '{col}' is {src.types[col]}; "
+                           "use the exact rule for it")
+
+
 def resolve_rules(evidence, rules) -> dict[str, Rule]:
     """Rules keyed by column, from Rule objects or specs (``{"score": "width:0.1"}``)."""
     out = {}
@@ -52,7 +67,7 @@ def resolve_rules(evidence, rules) -> dict[str, Rule]:
 
 def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, thin: str = "ambiguous",
           nulls: str = "drop", rules=None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
-          progress: bool | None = False) -> "AuditResult":
+          progress: bool | None = False, max_fibers: int | None = None) -> "AuditResult":
     """Audit whether ``action`` is determined by the ``evidence`` columns.
 
     Rows are grouped into evidence fibers (identical evidence values); a fiber is certified when
@@ -76,12 +91,14 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
     columns = evidence + [action] + ([weight] if weight else [])
     src = source if isinstance(source, Source) else open_source(source, columns + ([id] if id else []), batch_rows)
     src.columns = columns + ([id] if id else [])
+    check_types(src, weight, rules)
 
     from .engines.local import run_partials
 
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
-        state = run_partials(src.batches(columns), lambda: FiberState(evidence, action, weight, nulls, rules),
-                             threads=threads, progress=bar)
+        state = run_partials(src.batches(columns), lambda: FiberState(evidence, action, weight, nulls, rules,
+                                                                      max_fibers=max_fibers),
+                             threads=threads, progress=bar, labels=dict(src.parts()))
     return AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id)
 
 
@@ -131,6 +148,7 @@ class AuditResult:
             "input": inp,
             "metrics": metrics,
             "headline": headline(metrics),
+            "warnings": warnings(metrics),
         }
         return cls(state, source, summary, fib, id)
 
@@ -222,6 +240,18 @@ def _plain(col):
     if pa.types.is_dictionary(col.type):
         return col.cast(col.type.value_type)
     return col
+
+
+def warnings(m: dict) -> list[str]:
+    """Things a reader of the summary should not miss."""
+    out = []
+    if m["n_rows"] >= 1000 and m["n_fibers"] >= 0.5 * m["n_rows"]:
+        out.append(f"{m['n_fibers']:,} fibers for {m['n_rows']:,} rows: most fibers hold a single row, so "
+                   "certification rests on single observations; an id-like or continuous evidence column may "
+                   "need a coarser rule or --min-support")
+    if m["dropped_rows"] and m["dropped_rows"] >= 0.05 * (m["n_rows"] + m["dropped_rows"]):
+        out.append(f"{m['dropped_rows']:,} rows were dropped for nulls; --nulls value keeps them")
+    return out
 
 
 def headline(m: dict) -> str:

@@ -25,7 +25,10 @@ from .io.encoding import ColumnEncoder
 from .kernels import counting as kc
 from .rules import Rule, exact
 
+import os
+
 STATE_FORMAT = "dcb_fast.fiber_state"
+DEFAULT_MAX_FIBERS = int(os.environ.get("DCB_FAST_MAX_FIBERS", 50_000_000))
 STATE_VERSION = 1
 _MAX_WEIGHT = float(2**62)
 
@@ -39,8 +42,10 @@ class FiberState:
     (2, 3)
     """
 
-    def __init__(self, evidence, action, weight=None, nulls="drop", rules=None, capacity=1024):
+    def __init__(self, evidence, action, weight=None, nulls="drop", rules=None, capacity=1024,
+                 max_fibers: int | None = None):
         self.evidence = list(evidence)
+        self.max_fibers = DEFAULT_MAX_FIBERS if max_fibers is None else int(max_fibers)
         self.action = action
         self.weight = weight
         self.nulls = nulls
@@ -240,6 +245,13 @@ class FiberState:
             self._na = na
 
     def _grow(self, n_fibers: int) -> None:
+        if n_fibers > self.max_fibers:
+            worst = max(zip(self.encoders, self.evidence), key=lambda e: len(e[0]))
+            raise DcbError(
+                f"more than {self.max_fibers:,} distinct fibers (column '{worst[1]}' alone has {len(worst[0]):,} "
+                "distinct values); an id-like column makes every row its own fiber: drop it from --evidence, "
+                "bin it with --rule, or raise --max-fibers"
+            )
         cap = len(self._fhash)
         if n_fibers > cap:
             new = max(n_fibers, 2 * cap)

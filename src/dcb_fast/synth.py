@@ -46,9 +46,9 @@ def chunk(rows: int, seed: int = 0, index: int = 0, row0: int = 0, strings: str 
     hidden = rng.integers(0, 4, rows).astype(np.int32)
     base = (_mix(c["lang"], c["domain"], c["score_bin"], c["model"]) % np.uint64(3)).astype(np.int32)
     # where the score is low, the right action depends on a hidden factor the evidence misses
-    sensitive = (c["score_bin"] < 6) | (c["model"] == 4)
+    sensitive = (c["score_bin"] < 3) | (c["model"] == 4)
     action = np.where(sensitive, (base + (hidden >= 2)) % 3, base)
-    noise = rng.random(rows) < 0.01
+    noise = rng.random(rows) < 0.002
     action = np.where(noise, rng.integers(0, 3, rows), action).astype(np.int32)
     gpu = np.where(rng.random(rows) < 0.9, hidden >= 2, rng.integers(0, 2, rows).astype(bool))
     latency = (hidden * 10 + rng.integers(0, 25, rows)).astype(np.int32) // 10

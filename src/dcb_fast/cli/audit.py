@@ -20,13 +20,15 @@ from .options import columns, handle_errors, note, parse_rules, reading
 @click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
               help="Write summary.json, fibers.parquet and ambiguous_cases.parquet here.")
 @click.option("--fiber-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--max-fibers", type=click.IntRange(min=1), default=None,
+              help="Stop with an error beyond this many distinct fibers [default: 50,000,000 or DCB_FAST_MAX_FIBERS].")
 @click.option("--no-cases", is_flag=True, help="With --out, skip the second pass that writes ambiguous_cases.parquet.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="stdout: a readable table, or the summary JSON.")
 @reading
 @handle_errors
 def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_support, thin, out_dir, fiber_format,
-              no_cases, fmt, batch_rows, threads, quiet):
+              max_fibers, no_cases, fmt, batch_rows, threads, quiet):
     """Audit whether ACTION is determined by the EVIDENCE columns of SOURCE.
 
     SOURCE: Parquet, Arrow IPC/Feather or CSV files, directories or globs.
@@ -44,10 +46,13 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
         prepare_dir(out_dir)
     result = audit(list(source), evidence=evidence, action=action, weight=weight, id=id_col,
                    min_support=min_support, thin=thin, nulls=nulls, rules=parse_rules(rules),
-                   batch_rows=batch_rows, threads=threads, progress=None if not quiet else False)
+                   batch_rows=batch_rows, threads=threads, progress=None if not quiet else False,
+                   max_fibers=max_fibers)
     if out_dir is not None:
         paths = result.write(out_dir, fiber_format=fiber_format, cases=not no_cases)
         note(quiet, "wrote " + ", ".join(paths.values()))
+    for w in result.summary["warnings"]:
+        note(quiet, f"warning: {w}")
     if fmt == "json":
         click.echo(json.dumps(result.summary, indent=2))
     else:

@@ -38,9 +38,10 @@ def demo_cmd(out_dir, rows, quiet):
     if not os.path.exists(log):
         write_log(log, rows=rows, seed=7, row_group_rows=50_000)
     result = audit(log, evidence=EVIDENCE[:4], action="route", weight="requests", id="request_id",
-                   progress=None if not quiet else False)
+                   min_support=5, progress=None if not quiet else False)
     paths = result.write(os.path.join(out_dir, "audit"))
     click.echo(f"Demo request log ({log}): can lang, domain, model and score_bin decide the route?")
+    click.echo("(fibers with fewer than 5 rows are thin: not certified)")
     click.echo(render_audit(result.summary))
     click.echo("")
     click.echo("Outputs:")

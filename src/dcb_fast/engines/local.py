@@ -17,8 +17,10 @@ from ..errors import DcbError
 
 
 def run_partials(batches: Iterator, new_state: Callable, threads: int | None = None, progress=None,
-                 on_batch: Callable | None = None):
-    """Feed every ``(part, batch)`` of ``batches`` into per-thread states; return their merge."""
+                 on_batch: Callable | None = None, labels: dict | None = None):
+    """Feed every ``(part, batch)`` of ``batches`` into per-thread states; return their merge.
+
+    ``labels`` names each part (a file path) in error messages."""
     threads = default_threads() if threads is None else int(threads)
     if threads < 1:
         raise DcbError(f"threads must be at least 1, got {threads}")
@@ -39,7 +41,11 @@ def run_partials(batches: Iterator, new_state: Callable, threads: int | None = N
                 if item is None:
                     return state
                 part, batch = item
-                state.update(batch)
+                try:
+                    state.update(batch)
+                except DcbError as exc:
+                    where = (labels or {}).get(part)
+                    raise DcbError(f"{where}: {exc}" if where and not where.startswith("<") else str(exc)) from None
                 if on_batch is not None:
                     on_batch(part, batch)
                 if progress is not None:
