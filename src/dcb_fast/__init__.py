@@ -20,6 +20,19 @@ _LAZY = {
     "FiberState": ("dcb_fast.fibers", "FiberState"),
     "DcbError": ("dcb_fast.errors", "DcbError"),
     "parse_rule": ("dcb_fast.rules", "parse_rule"),
+    "probe_basis": ("dcb_fast.linear", "probe_basis"),
+    "probe_projector": ("dcb_fast.linear", "probe_projector"),
+    "deployment_residuals": ("dcb_fast.linear", "deployment_residuals"),
+    "certify_candidates": ("dcb_fast.linear", "certify_candidates"),
+    "select_linear_probes": ("dcb_fast.linear", "select_linear_probes"),
+    "linear_completion_curve": ("dcb_fast.linear", "linear_completion_curve"),
+    "conformal_quantile": ("dcb_fast.channels", "conformal_quantile"),
+    "split_conformal": ("dcb_fast.channels", "split_conformal"),
+    "interval_coverage": ("dcb_fast.channels", "interval_coverage"),
+    "transfer_coverage": ("dcb_fast.channels", "transfer_coverage"),
+    "response_rank_interval": ("dcb_fast.channels", "response_rank_interval"),
+    "mondrian_conformal": ("dcb_fast.channels", "mondrian_conformal"),
+    "check_channels": ("dcb_fast.channels", "check_channels"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -21,3 +21,4 @@ def main():
 
 main.add_command(audit_cmd)
 main.add_command(demo_cmd)
+main.add_command(__import__(f"{__package__}.channels", fromlist=["channels_cmd"]).channels_cmd)

@@ -1,0 +1,209 @@
+"""Linear response-rank geometry and completion against direct formulas (SVD, least squares, loops)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from dcb_fast.errors import DcbError
+from dcb_fast.linear import (
+    POLICIES,
+    certify_candidates,
+    deployment_residuals,
+    linear_completion_curve,
+    probe_basis,
+    probe_projector,
+    rank,
+    select_linear_probes,
+)
+
+
+def svd_projector(B: np.ndarray) -> np.ndarray:
+    """Oracle: projector onto the row space of B from its SVD and numpy's rank."""
+    B = np.atleast_2d(np.asarray(B, dtype=float))
+    r = np.linalg.matrix_rank(B)
+    U = np.linalg.svd(B.T, full_matrices=False)[0][:, :r]
+    return U @ U.T
+
+
+def lstsq_residual(B: np.ndarray, k: np.ndarray) -> float:
+    """Oracle: distance from k to the row space of B by least squares."""
+    c, *_ = np.linalg.lstsq(np.asarray(B, dtype=float).T, k, rcond=None)
+    return float(np.linalg.norm(k - np.asarray(B, dtype=float).T @ c))
+
+
+@st.composite
+def probe_sets(draw):
+    """Probes with small integer entries, some rows repeated or combined: rank-deficient often."""
+    d = draw(st.integers(2, 6))
+    m = draw(st.integers(1, 7))
+    ints = st.integers(-3, 3)
+    rows = [np.array(draw(st.lists(ints, min_size=d, max_size=d)), dtype=float) for _ in range(m)]
+    if m >= 2 and draw(st.booleans()):
+        a, b = draw(st.integers(-2, 2)), draw(st.integers(-2, 2))
+        rows.append(a * rows[0] + b * rows[1])  # a dependent probe
+    return np.array(rows)
+
+
+@given(probe_sets())
+def test_basis_is_orthonormal_and_spans_the_rows(B):
+    Q = probe_basis(B)
+    assert Q.shape[1] == np.linalg.matrix_rank(B)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(Q.shape[1]), atol=1e-12)
+    np.testing.assert_allclose(probe_projector(B), svd_projector(B) if Q.shape[1] else 0 * np.eye(B.shape[1]),
+                               atol=1e-10)
+
+
+def test_dependent_probe_before_an_independent_one():
+    # plain (unpivoted) QR keeps a meaningless direction for 2*e1 and can lose e2
+    B = np.array([[1.0, 0, 0], [2.0, 0, 0], [0, 1.0, 0]])
+    assert rank(B) == 2
+    np.testing.assert_allclose(probe_projector(B), np.diag([1.0, 1.0, 0.0]), atol=1e-15)
+
+
+def test_rank_tolerance_is_used():
+    B = np.array([[1.0, 0.0], [1.0, 1e-9]])
+    assert rank(B) == 2
+    assert rank(B, tol=1e-6) == 1
+    with pytest.raises(DcbError, match="rank tolerance must be a finite number >= 0"):
+        probe_basis(B, tol=-1.0)
+
+
+@given(probe_sets(), st.integers(0, 2**32 - 1))
+def test_residuals_match_least_squares(B, seed):
+    K = np.random.default_rng(seed).standard_normal((3, B.shape[1]))
+    g = deployment_residuals(B, K)
+    np.testing.assert_allclose(g, [lstsq_residual(B, k) for k in K], atol=1e-9)
+    assert np.all(g <= np.linalg.norm(K, axis=1) + 1e-12)
+    # a probe already in the span has residual 0; one more probe never raises a residual
+    np.testing.assert_allclose(deployment_residuals(B, B), 0.0, atol=1e-9)
+    assert np.all(deployment_residuals(np.vstack([B, K[0]]), K) <= g + 1e-12)
+
+
+def test_residuals_simple_cases():
+    np.testing.assert_allclose(deployment_residuals([[1.0, 0, 0]], [0.6, 0.8, 0.0]), [0.8])
+    # no benchmark probe: nothing is determined, g = |k|
+    np.testing.assert_allclose(deployment_residuals(np.zeros((0, 3)), [[3.0, 4.0, 0.0]]), [5.0])
+    with pytest.raises(DcbError, match="the benchmark probes have dimension 3, but the deployment probes have dimension 2; all probes"):
+        deployment_residuals([[1.0, 0, 0]], [[1.0, 0.0]])
+    with pytest.raises(DcbError, match="NaN or infinite"):
+        deployment_residuals([[np.nan, 0, 0]], [[1.0, 0, 0]])
+
+
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_certify_matches_the_interval_definition(seed, per_probe):
+    rng = np.random.default_rng(seed)
+    n, k = 30, 4
+    est = rng.normal(0, 0.5, (n, k) if per_probe else n)
+    radius = rng.uniform(0, 0.6, n)
+    g = rng.uniform(0, 1, k)
+    thr = float(rng.normal(0, 0.1))
+    got = certify_candidates(est, radius, g, thr)
+    want = []
+    for i in range(n):
+        ok = True
+        for j in range(k):
+            e = est[i, j] if per_probe else est[i]
+            lo, hi = e - radius[i] * g[j], e + radius[i] * g[j]
+            ok &= not (lo <= thr <= hi)
+        want.append(ok)
+    assert got.tolist() == want
+
+
+def test_certify_boundary_and_errors():
+    # the interval is closed: touching the threshold is not excluding it
+    assert certify_candidates([0.5, 0.5001], 0.5, [1.0]).tolist() == [False, True]
+    # g = 0: the benchmark determines the response; only an estimate exactly at the threshold fails
+    assert certify_candidates([0.0, 1e-9], 10.0, [0.0]).tolist() == [False, True]
+    with pytest.raises(DcbError, match=r"estimates must have shape \(n,\) or \(n, 2\)"):
+        certify_candidates(np.zeros((3, 3)), 0.1, [0.1, 0.2])
+    with pytest.raises(DcbError, match="radius must be a scalar or one value per candidate"):
+        certify_candidates([0.1, 0.2], [0.1, 0.1, 0.1], [0.1])
+    with pytest.raises(DcbError, match="residuals g must be"):
+        certify_candidates([0.1], 0.1, [-0.1])
+
+
+def _instance(seed, d=6, m=2, k=4, pool=12):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((m, d)), rng.standard_normal((k, d)), rng.standard_normal((pool, d))
+
+
+def _greedy_oracle(B, K, pool, n):
+    chosen = []
+    for _ in range(n):
+        best, best_i = np.inf, None
+        for i in range(len(pool)):
+            if i in chosen:
+                continue
+            S = np.vstack([B, pool[chosen + [i]]])
+            worst = max(lstsq_residual(S, k) for k in K)
+            if worst < best - 1e-12:
+                best, best_i = worst, i
+        chosen.append(best_i)
+    return chosen
+
+
+def _score_oracle(B, pool, n, score):
+    chosen = []
+    for _ in range(n):
+        S = np.vstack([B, pool[chosen]]) if chosen else B
+        free = [i for i in range(len(pool)) if i not in chosen]
+        vals = [score(S, pool[i] / np.linalg.norm(pool[i])) for i in free]
+        chosen.append(free[int(np.argmin(vals))])
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_policies_match_their_definitions(seed):
+    B, K, pool = _instance(seed)
+    n = 3
+    assert select_linear_probes(B, K, pool, n, "residual_greedy") == _greedy_oracle(B, K, pool, n)
+    assert select_linear_probes(B, K, pool, n, "uncertainty") == _score_oracle(
+        B, pool, n, lambda S, q: -lstsq_residual(S, q))
+    assert select_linear_probes(B, K, pool, n, "diversity") == _score_oracle(
+        B, pool, n, lambda S, q: max(abs(q @ s) / np.linalg.norm(s) for s in S))
+    assert select_linear_probes(B, K, pool, n, "benchmark_aligned") == _score_oracle(
+        B, pool, n, lambda S, q: -np.linalg.norm(svd_projector(B) @ q))
+
+
+def test_random_policy_is_seeded_and_without_replacement():
+    B, K, pool = _instance(0)
+    a = select_linear_probes(B, K, pool, 12, "random", seed=3)
+    assert a == select_linear_probes(B, K, pool, 12, "random", seed=3)
+    assert sorted(a) == list(range(12))
+    assert a[:4] != select_linear_probes(B, K, pool, 4, "random", seed=4)
+
+
+def test_selection_errors():
+    B, K, pool = _instance(0)
+    with pytest.raises(DcbError, match="unknown probe-selection policy 'greedy'; use one of residual_greedy"):
+        select_linear_probes(B, K, pool, 1, "greedy")
+    with pytest.raises(DcbError, match="cannot pick 13 probes from a pool of 12"):
+        select_linear_probes(B, K, pool, 13)
+
+
+def test_greedy_tie_goes_to_lowest_index():
+    # both pool probes complete the span exactly; rounding must not decide
+    B, K = [[1.0, 0, 0], [0, 0, 1.0]], [[0, 0.6, 0.8]]
+    assert select_linear_probes(B, K, [[1.0, 1.0, 0], [0, 1.0, 0]], 1) == [0]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_completion_curve_is_consistent(policy):
+    B, K, pool = _instance(11, d=5, m=1, k=3, pool=8)
+    rng = np.random.default_rng(1)
+    est, radius = rng.normal(0, 0.45, 200), rng.uniform(0.15, 0.55, 200)
+    curve = linear_completion_curve(B, K, pool, est, radius, 4, policy, seed=2)
+    picks = select_linear_probes(B, K, pool, 4, policy, seed=2)
+    assert [s["probe"] for s in curve] == [None] + picks
+    for s in curve:
+        S = np.vstack([B, pool[picks[: s["step"]]]])
+        g = [lstsq_residual(S, k) for k in K]
+        np.testing.assert_allclose(s["residuals"], g, atol=1e-10)
+        assert s["certified_fraction"] == np.mean(certify_candidates(est, radius, g))
+    # probes only add directions: residuals never grow, certification never falls
+    assert all(a["max_residual"] >= b["max_residual"] - 1e-12 for a, b in zip(curve, curve[1:]))
+    assert all(a["certified_fraction"] <= b["certified_fraction"] for a, b in zip(curve, curve[1:]))
+    # 1 + 4 generic probes span R^5: everything is determined
+    assert curve[-1]["max_residual"] < 1e-9 and curve[-1]["certified_fraction"] == 1.0
