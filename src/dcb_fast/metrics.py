@@ -89,8 +89,7 @@ def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bi
     fib = classify(state, min_support)
     keys, counts, whi, wlo = state.table_arrays()
     actions = state.action_encoder.values()
-    arank = state.action_encoder.sort_ranks()
-    action_order = np.argsort(arank) if len(arank) else np.zeros(0, np.int64)
+    action_order = present_actions(state)
 
     n_rows = int(fib.support.sum())
     total = exact_total(fib.tot_hi, fib.tot_lo)
@@ -135,6 +134,17 @@ def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bi
         "fiber_size": size_distribution(sizes, histogram_bins),
     }
     return metrics, fib
+
+
+def present_actions(state) -> np.ndarray:
+    """Action codes that occur in kept rows, in canonical (ascending value) order. Values seen
+    only in dropped rows are left out, so a result never depends on where the drops fell."""
+    arank = state.action_encoder.sort_ranks()
+    counts = state.table_arrays()[1]
+    present = np.zeros(len(arank), dtype=bool)
+    width = min(len(arank), counts.shape[1])
+    present[:width] = counts[:, :width].sum(axis=0) > 0
+    return np.array([a for a in np.argsort(arank) if present[a]], dtype=np.int64)
 
 
 def labels_in_order(labels, order):
@@ -193,9 +203,8 @@ def fiber_table(state, fib: Fibers, with_weights: bool | None = None) -> pa.Tabl
     cols["weight"] = pa.array(weight, pa.float64())
     actions = state.action_encoder.values()
     labels = [_label(v) for v in actions.to_pylist()]
-    arank = state.action_encoder.sort_ranks()
     weighted = state.weight is not None if with_weights is None else with_weights
-    for a in np.argsort(arank):
+    for a in present_actions(state):
         cols[f"rows[{labels[a]}]"] = pa.array(counts[o, a] if a < counts.shape[1] else np.zeros(len(o), np.int64))
         if weighted:
             w = whi[o, a].astype(np.float64) + wlo[o, a].astype(np.float64) / 2.0**64

@@ -12,6 +12,9 @@ import pyarrow as pa
 
 from ..errors import DcbError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def prepare_dir(path: str) -> str:
     """Create the output directory if needed and check that it is writable."""
@@ -32,6 +35,7 @@ def atomic_path(path: str):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
