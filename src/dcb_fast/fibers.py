@@ -23,18 +23,39 @@ from .errors import DcbError
 from .io import arrow as A
 from .io.encoding import ColumnEncoder
 from .kernels import counting as kc
+from ._jit import default_threads
+from ._threads import parallel_map
 from .rules import Rule, exact
 
 import os
 
 STATE_FORMAT = "dcb_fast.fiber_state"
 DEFAULT_MAX_FIBERS = int(os.environ.get("DCB_FAST_MAX_FIBERS", 50_000_000))
+_PARALLEL_ROWS = 1 << 15  # below this many rows a batch is not worth splitting over threads
 STATE_VERSION = 1
 _MAX_WEIGHT = float(2**62)
 
 
+class _Shard:
+    """One fiber table (see ``kernels.counting``): records, tagged slots, fiber count."""
+
+    __slots__ = ("rec", "slots", "state")
+
+    def __init__(self, capacity: int, width: int):
+        self.rec = np.empty((capacity, width), dtype=np.int64)  # rows are zeroed on insert
+        self.slots = np.zeros((_pow2(2 * capacity), 2), dtype=np.uint64)
+        self.state = np.zeros(1, dtype=np.int64)
+
+    @property
+    def nf(self) -> int:
+        return int(self.state[0])
+
+
 class FiberState:
     """Per-fiber, per-action row counts (and weights) over the evidence columns.
+
+    ``shards`` fiber tables split the fibers by key hash so that as many threads count one batch
+    without locks (default: the worker-thread count); the result does not depend on it.
 
     >>> st = FiberState(["lang"], "route")
     >>> st.update(pa.record_batch({"lang": ["en", "en", "fr"], "route": ["a", "b", "a"]}))
@@ -42,41 +63,41 @@ class FiberState:
     (2, 3)
     """
 
-    def __init__(self, evidence, action, weight=None, nulls="drop", rules=None, capacity=1024,
-                 max_fibers: int | None = None):
+    def __init__(self, evidence, action, weight=None, nulls="drop", rules=None, capacity=256,
+                 max_fibers: int | None = None, shards: int | None = None):
         self.evidence = list(evidence)
-        self.max_fibers = DEFAULT_MAX_FIBERS if max_fibers is None else int(max_fibers)
         self.action = action
         self.weight = weight
         self.nulls = nulls
+        self.max_fibers = DEFAULT_MAX_FIBERS if max_fibers is None else int(max_fibers)
         self.rules: dict[str, Rule] = {c: (rules or {}).get(c, exact()) for c in self.evidence}
         keep = nulls == "value"
         self.encoders = [ColumnEncoder(c, keep_nulls=keep) for c in self.evidence]
         self.action_encoder = ColumnEncoder(action, keep_nulls=keep)
         self.rows_read = 0
-        self._dropped_extra = 0  # rows dropped in states merged into this one
-        k = len(self.evidence)
-        self._state = np.zeros(2, dtype=np.int64)
-        self._keys = np.zeros((capacity, k), dtype=np.int32)
-        self._fhash = np.zeros(capacity, dtype=np.uint64)
-        self._slots = np.full(_pow2(2 * capacity), -1, dtype=np.int32)
+        self._dropped = 0
+        self.threads = default_threads() if shards is None else max(1, int(shards))
+        self._kw = (len(self.evidence) + 1) // 2
         self._na = 4
-        self._counts = np.zeros((capacity, self._na), dtype=np.int64)
-        self._whi = np.zeros((capacity if weight else 0, self._na), dtype=np.int64)
-        self._wlo = np.zeros((capacity if weight else 0, self._na), dtype=np.uint64)
+        self._shards = [_Shard(capacity, self._width()) for _ in range(self.threads)]
+        self._cache = None
+
+    def _width(self, na: int | None = None) -> int:
+        na = self._na if na is None else na
+        return self._kw + na * (3 if self.weight else 1)
 
     # -- sizes --------------------------------------------------------------------------------
     @property
     def n_fibers(self) -> int:
-        return int(self._state[0])
+        return sum(s.nf for s in self._shards)
 
     @property
     def n_rows(self) -> int:
-        return int(self._counts[: self.n_fibers].sum())
+        return int(self.table_arrays()[1].sum())
 
     @property
     def dropped_rows(self) -> int:
-        return int(self._state[1]) + self._dropped_extra
+        return self._dropped
 
     @property
     def columns(self) -> list[str]:
@@ -84,7 +105,7 @@ class FiberState:
         return cols + [self.weight] if self.weight else cols
 
     def nbytes(self) -> int:
-        own = sum(a.nbytes for a in (self._keys, self._fhash, self._slots, self._counts, self._whi, self._wlo))
+        own = sum(s.rec.nbytes + s.slots.nbytes for s in self._shards)
         return own + sum(e.nbytes() for e in self.encoders) + self.action_encoder.nbytes()
 
     # -- update from rows ---------------------------------------------------------------------
@@ -92,8 +113,12 @@ class FiberState:
         """Codes int32[k, n] of the evidence columns of ``batch`` (fiber rules applied)."""
         n = batch.num_rows
         codes = np.empty((len(self.evidence), n), dtype=np.int32)
-        for j, (col, enc) in enumerate(zip(self.evidence, self.encoders)):
-            codes[j] = enc.encode(self.rules[col].apply(_column(batch, col), col), insert=insert)
+
+        def one(j):
+            col = self.evidence[j]
+            codes[j] = self.encoders[j].encode(self.rules[col].apply(_column(batch, col), col), insert=insert)
+
+        parallel_map(one, range(len(self.evidence)), self.threads if n >= _PARALLEL_ROWS else 1)
         return codes
 
     def update(self, batch) -> None:
@@ -109,21 +134,39 @@ class FiberState:
             weights, null_w = _weights(_column(batch, self.weight), self.weight)
             if null_w is not None:
                 acodes[null_w] = -1  # a row without a weight is dropped (and counted) like a null
+        self._insert(codes, acodes, weights=weights)
+
+    def _insert(self, codes, acodes, weights=None, cnt=None, chi=None, clo=None) -> None:
+        """Hash the keys, then let each shard count its rows (in parallel)."""
+        n = len(acodes)
+        hashes = np.empty(n, dtype=np.uint64)
+        self._dropped += int(kc.row_hashes(codes, acodes, hashes))
         self._ensure_actions(acodes)
-        start = 0
-        while True:
-            start = kc.count_rows(codes, acodes, weights, start, self._keys, self._fhash, self._slots,
-                                  self._counts, self._whi, self._wlo, self._state)
-            if start >= n:
-                break
-            self._grow(self.n_fibers + 1)
+        self._cache = None
+        nsh = len(self._shards)
+
+        def run(t):
+            sh = self._shards[t]
+            start = 0
+            while True:
+                if cnt is None:
+                    start = kc.count_shard(codes, hashes, acodes, weights, t, nsh, start, self._kw, self._na,
+                                           sh.rec, sh.slots, sh.state)
+                else:
+                    start = kc.add_cells_shard(codes, hashes, acodes, cnt, chi, clo, t, nsh, start, self._kw,
+                                               self._na, sh.rec, sh.slots, sh.state)
+                if start >= n:
+                    return
+                self._grow(sh)
+
+        parallel_map(run, range(nsh), nsh if n >= _PARALLEL_ROWS else 1)
 
     # -- merge ----------------------------------------------------------------------------------
     def merge(self, other: "FiberState") -> "FiberState":
         """Add ``other``'s counts to this state (``other`` is left unchanged); returns self."""
         self._check_compatible(other)
         self.rows_read += other.rows_read
-        self._dropped_extra += other.dropped_rows
+        self._dropped += other.dropped_rows
         self._add_cells(*other._cells())
         return self
 
@@ -141,41 +184,30 @@ class FiberState:
 
     def _cells(self):
         """(per-column dictionaries, fiber codes, action dictionary, long-format cells)."""
-        nf = self.n_fibers
-        counts = self._counts[:nf]
+        keys, counts, whi, wlo = self.table_arrays()
         fib, act = np.nonzero(counts)
         cnt = counts[fib, act]
-        hi = self._whi[:nf][fib, act] if self.weight else np.zeros(0, dtype=np.int64)
-        lo = self._wlo[:nf][fib, act] if self.weight else np.zeros(0, dtype=np.uint64)
-        keys = self._keys[:nf][fib]
-        return [e.values() for e in self.encoders], keys, self.action_encoder.values(), act, cnt, hi, lo
+        hi = whi[fib, act] if self.weight else np.zeros(0, dtype=np.int64)
+        lo = wlo[fib, act] if self.weight else np.zeros(0, dtype=np.uint64)
+        return [e.values() for e in self.encoders], keys[fib], self.action_encoder.values(), act, cnt, hi, lo
 
     def _add_cells(self, dicts, keys, action_dict, act, cnt, hi, lo) -> None:
         n = len(act)
-        codes = np.empty((len(self.evidence), n), dtype=np.int32)
-        for j, enc in enumerate(self.encoders):
-            mapping = enc.encode(dicts[j]) if len(dicts[j]) else np.zeros(0, dtype=np.int32)
-            codes[j] = mapping[keys[:, j]] if n else codes[j]
-        amap = self.action_encoder.encode(action_dict) if len(action_dict) else np.zeros(0, dtype=np.int32)
-        acodes = amap[act].astype(np.int32) if n else np.zeros(0, dtype=np.int32)
         if n == 0:
             return
-        self._ensure_actions(acodes)
-        cnt = np.ascontiguousarray(cnt, dtype=np.int64)
-        start = 0
-        while True:
-            start = kc.add_cells(codes, acodes, cnt, np.ascontiguousarray(hi), np.ascontiguousarray(lo), start,
-                                 self._keys, self._fhash, self._slots, self._counts, self._whi, self._wlo, self._state)
-            if start >= n:
-                break
-            self._grow(self.n_fibers + 1)
+        codes = np.empty((len(self.evidence), n), dtype=np.int32)
+        for j, enc in enumerate(self.encoders):
+            codes[j] = enc.encode(dicts[j])[keys[:, j]]
+        acodes = self.action_encoder.encode(action_dict)[act].astype(np.int32)
+        self._insert(codes, acodes, cnt=np.ascontiguousarray(cnt, dtype=np.int64),
+                     chi=np.ascontiguousarray(hi, dtype=np.int64), clo=np.ascontiguousarray(lo, dtype=np.uint64))
 
     # -- serialization ----------------------------------------------------------------------------
     def to_arrow(self) -> pa.Table:
         """The state as a long table, one row per (fiber, action) cell: evidence and action
-        columns dictionary-encoded (indices are this state's codes), ``rows``, and for weighted
-        audits ``weight_int``/``weight_frac`` (the exact 128-bit weight). Metadata carries the
-        rest."""
+        columns dictionary-encoded (indices are this state's codes), ``__rows``, and for weighted
+        audits ``__weight_int``/``__weight_frac`` (the exact 128-bit weight). Schema metadata
+        carries the rest."""
         dicts, keys, action_dict, act, cnt, hi, lo = self._cells()
         cols, names = [], []
         for j, c in enumerate(self.evidence):
@@ -193,7 +225,6 @@ class FiberState:
             "evidence": self.evidence, "action": self.action, "weight": self.weight, "nulls": self.nulls,
             "rules": {c: self.rules[c].spec() for c in self.evidence},
             "rows_read": self.rows_read, "dropped_rows": self.dropped_rows,
-            "types": {c: str(e.type) for c, e in zip(self.evidence + [self.action], self.encoders + [self.action_encoder])},
         }
         table = pa.Table.from_arrays(cols, names=names)
         return table.replace_schema_metadata({"dcb_fast": json.dumps(meta)})
@@ -207,18 +238,18 @@ class FiberState:
         return sink.getvalue().to_pybytes()
 
     @classmethod
-    def from_arrow(cls, table: pa.Table) -> "FiberState":
+    def from_arrow(cls, table: pa.Table, shards: int | None = None) -> "FiberState":
         meta = _state_meta(table)
         from .rules import parse_rule
 
         rules = {c: parse_rule(s) for c, s in meta["rules"].items()}
-        st = cls(meta["evidence"], meta["action"], meta["weight"], meta["nulls"], rules=rules)
+        st = cls(meta["evidence"], meta["action"], meta["weight"], meta["nulls"], rules=rules, shards=shards)
         st.rows_read = int(meta["rows_read"])
-        st._dropped_extra = int(meta["dropped_rows"])
+        st._dropped = int(meta["dropped_rows"])
         if table.num_rows:
             table = table.combine_chunks()
             dicts = [A.as_array(table[c]).dictionary for c in st.evidence]
-            keys = np.stack([A.as_array(table[c]).indices.to_numpy() for c in st.evidence], axis=1) if st.evidence else None
+            keys = np.stack([A.as_array(table[c]).indices.to_numpy() for c in st.evidence], axis=1)
             act_arr = A.as_array(table[st.action])
             hi = table["__weight_int"].to_numpy() if st.weight else np.zeros(0, dtype=np.int64)
             lo = table["__weight_frac"].to_numpy() if st.weight else np.zeros(0, dtype=np.uint64)
@@ -226,57 +257,84 @@ class FiberState:
         return st
 
     @classmethod
-    def from_ipc(cls, data: bytes) -> "FiberState":
+    def from_ipc(cls, data: bytes, shards: int | None = None) -> "FiberState":
         try:
             table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
         except pa.ArrowInvalid as exc:
             raise DcbError(f"not a dcb_fast partial state (Arrow IPC could not be read: {exc})") from None
-        return cls.from_arrow(table)
+        return cls.from_arrow(table, shards=shards)
 
     # -- internals ------------------------------------------------------------------------------
     def _ensure_actions(self, acodes: np.ndarray) -> None:
         top = max(int(acodes.max(initial=-1)) + 1, len(self.action_encoder))
-        if top > self._na:
-            na = max(top, 2 * self._na)
-            self._counts = _widen(self._counts, na)
-            if self.weight:
-                self._whi = _widen(self._whi, na)
-                self._wlo = _widen(self._wlo, na)
-            self._na = na
+        if top <= self._na:
+            return
+        na = max(top, 2 * self._na)
+        kw, old = self._kw, self._na
+        for sh in self._shards:
+            rec = np.zeros((sh.rec.shape[0], self._width(na)), dtype=np.int64)
+            m = sh.nf
+            rec[:m, :kw] = sh.rec[:m, :kw]
+            groups = 3 if self.weight else 1
+            for g in range(groups):
+                rec[:m, kw + g * na : kw + g * na + old] = sh.rec[:m, kw + g * old : kw + (g + 1) * old]
+            sh.rec = rec
+        self._na = na
 
-    def _grow(self, n_fibers: int) -> None:
-        if n_fibers > self.max_fibers:
+    def _grow(self, sh: _Shard) -> None:
+        nf = sh.nf + 1
+        if self.n_fibers + 1 > self.max_fibers:
             worst = max(zip(self.encoders, self.evidence), key=lambda e: len(e[0]))
             raise DcbError(
                 f"more than {self.max_fibers:,} distinct fibers (column '{worst[1]}' alone has {len(worst[0]):,} "
                 "distinct values); an id-like column makes every row its own fiber: drop it from --evidence, "
                 "bin it with --rule, or raise --max-fibers"
             )
-        cap = len(self._fhash)
-        if n_fibers > cap:
-            new = max(n_fibers, 2 * cap)
-            self._keys = _grow_rows(self._keys, new)
-            self._fhash = _grow_rows(self._fhash, new)
-            self._counts = _grow_rows(self._counts, new)
-            if self.weight:
-                self._whi = _grow_rows(self._whi, new)
-                self._wlo = _grow_rows(self._wlo, new)
-        if 2 * n_fibers > len(self._slots):
-            self._slots = np.full(_pow2(4 * n_fibers), -1, dtype=np.int32)
-            kc.rehash_fibers(self._fhash, self._state[0], self._slots)
+        if nf > sh.rec.shape[0]:
+            rec = np.empty((max(nf, 2 * sh.rec.shape[0]), sh.rec.shape[1]), dtype=np.int64)
+            rec[: sh.nf] = sh.rec[: sh.nf]
+            sh.rec = rec
+        if 2 * nf > len(sh.slots):
+            old = sh.slots
+            sh.slots = np.zeros((_pow2(4 * nf), 2), dtype=np.uint64)
+            kc.rehash_shard(old, sh.slots)
 
     def table_arrays(self):
-        """(keys, counts, weight hi, weight lo) trimmed to the fibers in use (read-only views)."""
+        """(codes int32[F, k], counts int64[F, A], weight int parts, weight fractions): every
+        fiber of every shard, shard by shard. Unweighted states report counts as weights."""
+        if self._cache is not None:
+            return self._cache
+        k, kw, na = len(self.evidence), self._kw, self._na
         nf = self.n_fibers
-        if self.weight:
-            return self._keys[:nf], self._counts[:nf], self._whi[:nf], self._wlo[:nf]
-        return self._keys[:nf], self._counts[:nf], self._counts[:nf], np.zeros(self._counts[:nf].shape, np.uint64)
+        keys = np.empty((nf, k), dtype=np.int32)
+        counts = np.empty((nf, na), dtype=np.int64)
+        whi = np.empty((nf, na), dtype=np.int64) if self.weight else counts
+        wlo = np.zeros((nf, na), dtype=np.uint64)
+        off = 0
+        for sh in self._shards:
+            m = sh.nf
+            kc.unpack_keys(sh.rec, m, k, keys[off : off + m])
+            counts[off : off + m] = sh.rec[:m, kw : kw + na]
+            if self.weight:
+                whi[off : off + m] = sh.rec[:m, kw + na : kw + 2 * na]
+                wlo[off : off + m] = sh.rec[:m, kw + 2 * na : kw + 3 * na].view(np.uint64)
+            off += m
+        self._cache = (keys, counts, whi, wlo)
+        return self._cache
 
     def lookup(self, batch) -> np.ndarray:
-        """Fiber index of each row of ``batch`` in this (frozen) state, -1 when absent."""
+        """Fiber index (in :meth:`table_arrays` order) of each row of ``batch``, -1 when the row
+        has a dropped null or a key absent from this state. Nothing is inserted."""
         codes = self.encode_evidence(batch, insert=False)
-        out = np.empty(batch.num_rows, dtype=np.int64)
-        kc.lookup_fibers(codes, self._keys, self._fhash, self._slots, out)
+        n = batch.num_rows
+        acodes = np.zeros(n, dtype=np.int32)
+        hashes = np.empty(n, dtype=np.uint64)
+        kc.row_hashes(codes, acodes, hashes)
+        out = np.full(n, -1, dtype=np.int64)
+        off = 0
+        for t, sh in enumerate(self._shards):
+            kc.lookup_shard(codes, hashes, acodes, t, len(self._shards), off, sh.rec, sh.slots, out)
+            off += sh.nf
         return out
 
 
@@ -324,13 +382,3 @@ def _pow2(n: int) -> int:
     return 1 << max(4, int(n - 1).bit_length())
 
 
-def _widen(a: np.ndarray, na: int) -> np.ndarray:
-    out = np.zeros((a.shape[0], na), dtype=a.dtype)
-    out[:, : a.shape[1]] = a
-    return out
-
-
-def _grow_rows(a: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros((n,) + a.shape[1:], dtype=a.dtype)
-    out[: a.shape[0]] = a
-    return out

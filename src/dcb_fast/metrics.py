@@ -41,7 +41,7 @@ def as_float(total: int) -> float:
 class Fibers:
     """Per-fiber arrays in canonical order (evidence values ascending, null last)."""
 
-    order: np.ndarray  # fiber index in the state for each output row
+    order: np.ndarray | None  # fiber index in the state for each output row (set on demand)
     support: np.ndarray  # rows per fiber
     tot_hi: np.ndarray
     tot_lo: np.ndarray
@@ -64,19 +64,28 @@ def classify(state, min_support: int = 1) -> Fibers:
     kc.reduce_fibers(np.ascontiguousarray(counts), np.ascontiguousarray(whi), np.ascontiguousarray(wlo), nf,
                      arank, support, tot_hi, tot_lo, major, maj_hi, maj_lo, n_actions)
     cls = np.where(support < min_support, 2, np.where(n_actions > 1, 1, 0)).astype(np.int8)
-    order = canonical_order(state)
-    fib = Fibers(order, support, tot_hi, tot_lo, major, n_actions, cls)
+    fib = Fibers(None, support, tot_hi, tot_lo, major, n_actions, cls)
     fib.maj_hi, fib.maj_lo = maj_hi, maj_lo
     return fib
 
 
 def canonical_order(state) -> np.ndarray:
-    """Fiber indices sorted by their evidence values (column by column, null last)."""
+    """Fiber indices sorted by their evidence values (column by column, null last).
+
+    When the ranks of all columns fit in one 63-bit mixed-radix number, one argsort of that
+    number replaces a k-key lexsort (several times faster on millions of fibers)."""
     keys = state.table_arrays()[0]
     if keys.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    ranks = [enc.sort_ranks()[keys[:, j]] for j, enc in enumerate(state.encoders)]
-    return np.lexsort(ranks[::-1]).astype(np.int64)
+    ranks = [enc.sort_ranks() for enc in state.encoders]
+    radix = [max(1, len(r)) for r in ranks]
+    if float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:
+        composite = np.zeros(keys.shape[0], dtype=np.int64)
+        for j, r in enumerate(ranks):
+            composite *= radix[j]
+            composite += r[keys[:, j]]
+        return np.argsort(composite, kind="stable").astype(np.int64)
+    return np.lexsort([r[keys[:, j]] for j, r in enumerate(ranks)][::-1]).astype(np.int64)
 
 
 def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bins: int = 24):
@@ -188,6 +197,8 @@ def fiber_table(state, fib: Fibers, with_weights: bool | None = None) -> pa.Tabl
     """The per-fiber table: evidence values (original types; binned columns as label, lo, hi),
     support, weight, rows (and weight) per action, majority action, purity, class."""
     keys, counts, whi, wlo = state.table_arrays()
+    if fib.order is None:
+        fib.order = canonical_order(state)
     o = fib.order
     cols: dict[str, pa.Array] = {}
     for j, (name, enc) in enumerate(zip(state.evidence, state.encoders)):

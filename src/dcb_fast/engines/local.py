@@ -1,65 +1,71 @@
-"""Run partial states on worker threads in this process.
+"""Run an audit in this process: one partial state fed batch by batch.
 
-Each worker owns a whole partial state (dictionaries and fiber table), pulls the next batch
-from the shared reader and counts it with GIL-free kernels, so two threads really use two
-cores. At the end the partials merge; because merging is exact and order-free, which thread got
-which batch never shows in the result.
+The state splits each batch over its shards on worker threads (the kernels release the GIL),
+and a reader thread decodes the next batch meanwhile, so reading, encoding and counting overlap
+and both cores stay busy.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
-from .._jit import default_threads
 from ..errors import DcbError
+
+_DONE = object()
+
+
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """Iterate ``items`` on a background thread, ``depth`` items ahead (errors re-raised here)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for it in items:
+                if stop.is_set():
+                    return
+                q.put((True, it))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((False, exc))
+            return
+        q.put((True, _DONE))
+
+    t = threading.Thread(target=produce, name="dcb-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            ok, it = q.get()
+            if not ok:
+                raise it
+            if it is _DONE:
+                return
+            yield it
+    finally:
+        stop.set()
+        while t.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.01)
 
 
 def run_partials(batches: Iterator, new_state: Callable, threads: int | None = None, progress=None,
                  on_batch: Callable | None = None, labels: dict | None = None):
-    """Feed every ``(part, batch)`` of ``batches`` into per-thread states; return their merge.
+    """Feed every ``(part, batch)`` of ``batches`` into a new state and return it.
 
-    ``labels`` names each part (a file path) in error messages."""
-    threads = default_threads() if threads is None else int(threads)
-    if threads < 1:
-        raise DcbError(f"threads must be at least 1, got {threads}")
-    lock = threading.Lock()
-    failed = threading.Event()
-
-    def take():
-        with lock:
-            if failed.is_set():
-                return None
-            return next(batches, None)
-
-    def work():
-        state = new_state()
+    ``labels`` names each part (a file path) in error messages; ``threads`` is kept for callers
+    that size the state themselves."""
+    state = new_state()
+    for part, batch in prefetch(batches):
         try:
-            while True:
-                item = take()
-                if item is None:
-                    return state
-                part, batch = item
-                try:
-                    state.update(batch)
-                except DcbError as exc:
-                    where = (labels or {}).get(part)
-                    raise DcbError(f"{where}: {exc}" if where and not where.startswith("<") else str(exc)) from None
-                if on_batch is not None:
-                    on_batch(part, batch)
-                if progress is not None:
-                    progress.add(batch.num_rows)
-        except BaseException:
-            failed.set()
-            raise
-
-    if threads == 1:
-        return work()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dcb") as pool:
-        futures = [pool.submit(work) for _ in range(threads)]
-        states = [f.result() for f in futures]
-    merged = states[0]
-    for s in states[1:]:
-        merged.merge(s)
-    return merged
+            state.update(batch)
+        except DcbError as exc:
+            where = (labels or {}).get(part)
+            raise DcbError(f"{where}: {exc}" if where and not where.startswith("<") else str(exc)) from None
+        if on_batch is not None:
+            on_batch(part, batch)
+        if progress is not None:
+            progress.add(batch.num_rows)
+    return state
