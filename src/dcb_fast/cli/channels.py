@@ -59,6 +59,10 @@ def _num(x) -> str:
     return "-" if x is None else f"{x:.4g}"
 
 
+def _row(label: str, cov, width) -> str:
+    return f"  {label[:43]:<44s}{_pct(cov):>8s}  {'' if width is None else _num(width):>8s}".rstrip()
+
+
 def render_channels(summary: dict) -> str:
     """The summary of :func:`dcb_fast.channels.check_channels` as a terminal table."""
     p, m = summary["parameters"], summary["metrics"]
@@ -71,18 +75,19 @@ def render_channels(summary: dict) -> str:
         f"  input        {src}, {m['n_rows']:,} rows used, {m['dropped_rows']:,} dropped; "
         f"{m['n_calibration']:,} calibration / {m['n_test']:,} test (seed {p['seed']})",
         "",
-        "  interval                                    coverage   width",
-        f"  benchmark: calibrated on {p['bench_label']:<18s}{_pct(m['benchmark_coverage'])}   {_num(m['width_bench'])}",
-        f"  transfer:  same interval on {p['deploy_label']:<15s}{_pct(m['transfer_coverage'])}   {_num(m['width_bench'])}",
-        f"  oracle:    calibrated on {p['deploy_label']:<18s}{_pct(m['deployment_coverage'])}   {_num(m['width_deploy'])}",
-        f"  target                                      {_pct(m['target_coverage'])}",
+        f"  {'interval':<44s}{'coverage':>8s}  {'width':>8s}",
+        _row(f"benchmark: calibrated on {p['bench_label']}", m["benchmark_coverage"], m["width_bench"]),
+        _row(f"transfer:  same interval on {p['deploy_label']}", m["transfer_coverage"], m["width_bench"]),
+        _row(f"oracle:    calibrated on {p['deploy_label']}", m["deployment_coverage"], m["width_deploy"]),
+        _row("target", m["target_coverage"], None),
     ]
     if m.get("groups") is not None:
         mo = m["mondrian"]
         lines += [
             "",
-            f"  per {p['group_by']} (Mondrian: one interval per group)   pooled: benchmark {_pct(mo['benchmark_coverage'])}, "
-            f"transfer {_pct(mo['transfer_coverage'])}, oracle {_pct(mo['deployment_coverage'])}",
+            f"  per {p['group_by']} (Mondrian: one interval per group)",
+            f"  pooled over groups: benchmark {_pct(mo['benchmark_coverage']).strip()}, "
+            f"transfer {_pct(mo['transfer_coverage']).strip()}, oracle {_pct(mo['deployment_coverage']).strip()}",
             f"  {'group':<16s} {'calib':>6s} {'test':>6s}  {'bench':>7s} {'transfer':>8s} {'oracle':>7s}  "
             f"{'width b':>8s} {'width d':>8s}",
         ]
