@@ -313,3 +313,13 @@ def test_cli_same_column_twice(runner, scores):
     path, _ = scores
     expect_error(runner, [path, "--pred", "p", "--bench-label", "p", "--deploy-label", "yd"],
                  "column 'p' is both the prediction and the benchmark label; give a separate column for each")
+
+
+def test_integer_groups_keep_their_type_and_order():
+    t = channel_table(300, seed=6, groups=False)
+    t = t.append_column("k", pa.array(np.resize([10, 2, 1], 300), pa.int32()))
+    m = check_channels(t, "p", "yb", "yd", alpha=0.2, group_by="k")["metrics"]
+    assert [g["group"] for g in m["groups"]] == [1, 2, 10]
+    assert json.loads(json.dumps(m))["groups"][2]["group"] == 10
+    with pytest.raises(DcbError, match=r"^the input table has no column 'K'; did you mean 'k'\?$"):
+        check_channels(t, "p", "yb", "yd", group_by="K")

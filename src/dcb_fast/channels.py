@@ -199,9 +199,12 @@ def mondrian_half_widths(groups, table: dict) -> np.ndarray:
 
 
 def _group_codes(g: np.ndarray):
-    # groups can be any hashable (strings, ints, bools, None); order keys by their text so
+    # natural order when the keys compare (ints as numbers); by type and text otherwise, so
     # that mixed types still sort deterministically
-    keys = sorted(set(g.tolist()), key=lambda v: (str(type(v).__name__), str(v)))
+    try:
+        keys = sorted(set(g.tolist()))
+    except TypeError:
+        keys = sorted(set(g.tolist()), key=lambda v: (type(v).__name__, str(v)))
     index = {k: i for i, k in enumerate(keys)}
     return keys, np.fromiter((index[v] for v in g.tolist()), dtype=np.int64, count=len(g))
 
