@@ -15,8 +15,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "audit": ("dcb_fast.audit", "audit"),
-    "AuditResult": ("dcb_fast.audit", "AuditResult"),
+    "audit": ("dcb_fast.auditing", "audit"),
+    "AuditResult": ("dcb_fast.auditing", "AuditResult"),
     "FiberState": ("dcb_fast.fibers", "FiberState"),
     "DcbError": ("dcb_fast.errors", "DcbError"),
     "parse_rule": ("dcb_fast.rules", "parse_rule"),

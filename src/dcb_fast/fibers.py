@@ -24,6 +24,7 @@ from .io import arrow as A
 from .io.encoding import ColumnEncoder
 from .kernels import counting as kc
 from ._jit import default_threads
+from ._memory import zeros
 from ._threads import parallel_map
 from .rules import Rule, exact
 
@@ -37,18 +38,45 @@ _MAX_WEIGHT = float(2**62)
 
 
 class _Shard:
-    """One fiber table (see ``kernels.counting``): records, tagged slots, fiber count."""
+    """One fiber table (see ``kernels.counting``): records, slots, fiber count.
 
-    __slots__ = ("rec", "slots", "state")
+    With a ``reserve`` (the most fibers this shard is expected to hold, e.g. the input's row
+    count over the shards), the record array is mapped once at that size: the operating system
+    backs it only as fibers are written, and growing never copies. The slot table alternates
+    between two mappings, so growing it never maps fresh memory twice.
+    """
 
-    def __init__(self, capacity: int, width: int):
-        self.rec = np.empty((capacity, width), dtype=np.int64)  # rows are zeroed on insert
-        self.slots = np.zeros((_pow2(2 * capacity), 2), dtype=np.uint64)
-        self.state = np.zeros(1, dtype=np.int64)
+    __slots__ = ("rec", "slots", "state", "_buf", "_spare", "reserve")
+
+    def __init__(self, capacity: int, width: int, reserve: int = 0):
+        self.reserve = int(reserve)
+        self.rec = zeros((max(capacity, self.reserve), width), np.int64)
+        self._buf = zeros(_pow2(2 * capacity), np.uint64)  # the buffer holding the slot table
+        self.slots = self._buf
+        self._spare = None
+        self.state = np.zeros(2, dtype=np.int64)
 
     @property
     def nf(self) -> int:
         return int(self.state[0])
+
+    def grow(self, nf: int) -> None:
+        """Make room for ``nf`` fibers: records, and a slot table at most half full."""
+        if nf > self.rec.shape[0]:
+            rec = zeros((max(nf, 2 * self.rec.shape[0]), self.rec.shape[1]), np.int64)
+            rec[: self.nf] = self.rec[: self.nf]
+            self.rec = rec
+        if 5 * nf > 3 * len(self.slots):
+            nslots = _pow2(2 * nf)
+            if nslots > 1 << 31:
+                raise DcbError("a fiber table shard is full (2**31 slots); raise --threads to spread the fibers")
+            spare = self._spare
+            if spare is None or spare.size < nslots:
+                spare = zeros(max(nslots, _pow2(2 * self.reserve) if self.reserve else 0), np.uint64)
+            new = spare[:nslots]
+            new[:] = 0
+            kc.rehash_shard(self.slots, new)
+            self._spare, self._buf, self.slots = self._buf, spare, new
 
 
 class FiberState:
@@ -64,7 +92,7 @@ class FiberState:
     """
 
     def __init__(self, evidence, action, weight=None, nulls="drop", rules=None, capacity=256,
-                 max_fibers: int | None = None, shards: int | None = None):
+                 max_fibers: int | None = None, shards: int | None = None, expected_rows: int | None = None):
         self.evidence = list(evidence)
         self.action = action
         self.weight = weight
@@ -78,9 +106,15 @@ class FiberState:
         self._dropped = 0
         self.threads = default_threads() if shards is None else max(1, int(shards))
         self._kw = (len(self.evidence) + 1) // 2
-        self._na = 4
-        self._shards = [_Shard(capacity, self._width()) for _ in range(self.threads)]
+        self._na = 1  # action columns in a record; grows as actions appear
+        # at most one fiber per row: reserve (virtual) room for the input's rows, shared out with
+        # some slack since shards fill only about evenly
+        reserve = 0
+        if expected_rows:
+            reserve = int(min(expected_rows, self.max_fibers) / self.threads * 1.05) + 1024
+        self._shards = [_Shard(capacity, self._width(), reserve) for _ in range(self.threads)]
         self._cache = None
+        self._scratch = None
 
     def _width(self, na: int | None = None) -> int:
         na = self._na if na is None else na
@@ -93,7 +127,8 @@ class FiberState:
 
     @property
     def n_rows(self) -> int:
-        return int(self.table_arrays()[1].sum())
+        kw, na = self._kw, self._na
+        return int(sum(sh.rec[: sh.nf, kw : kw + na].sum() for sh in self._shards))
 
     @property
     def dropped_rows(self) -> int:
@@ -109,14 +144,26 @@ class FiberState:
         return own + sum(e.nbytes() for e in self.encoders) + self.action_encoder.nbytes()
 
     # -- update from rows ---------------------------------------------------------------------
-    def encode_evidence(self, batch, insert=True) -> np.ndarray:
+    def _buffers(self, n: int):
+        """Per-batch working arrays (codes, action codes, hashes, weights), kept between batches:
+        mapping fresh memory for every batch costs more than the counting on some machines."""
+        buf = self._scratch
+        if buf is None or buf[1].shape[0] < n:
+            cap = max(n, 1024)
+            buf = (np.empty((len(self.evidence), cap), np.int32), np.empty(cap, np.int32),
+                   np.empty(cap, np.uint64), np.empty(cap, np.float64))
+            self._scratch = buf
+        codes, acodes, hashes, weights = buf
+        return codes[:, :n], acodes[:n], hashes[:n], weights[:n]
+
+    def encode_evidence(self, batch, insert=True, out=None) -> np.ndarray:
         """Codes int32[k, n] of the evidence columns of ``batch`` (fiber rules applied)."""
         n = batch.num_rows
-        codes = np.empty((len(self.evidence), n), dtype=np.int32)
+        codes = np.empty((len(self.evidence), n), dtype=np.int32) if out is None else out
 
         def one(j):
             col = self.evidence[j]
-            codes[j] = self.encoders[j].encode(self.rules[col].apply(_column(batch, col), col), insert=insert)
+            self.encoders[j].encode(self.rules[col].apply(_column(batch, col), col), insert=insert, out=codes[j])
 
         parallel_map(one, range(len(self.evidence)), self.threads if n >= _PARALLEL_ROWS else 1)
         return codes
@@ -127,35 +174,41 @@ class FiberState:
         self.rows_read += n
         if n == 0:
             return
-        codes = self.encode_evidence(batch)
-        acodes = self.action_encoder.encode(_column(batch, self.action))
+        codes, acodes, hashes, wbuf = self._buffers(n)
+        self.encode_evidence(batch, out=codes)
+        self.action_encoder.encode(_column(batch, self.action), out=acodes)
         weights = np.zeros(0, dtype=np.float64)
         if self.weight:
-            weights, null_w = _weights(_column(batch, self.weight), self.weight)
+            weights, null_w = _weights(_column(batch, self.weight), self.weight, out=wbuf)
             if null_w is not None:
                 acodes[null_w] = -1  # a row without a weight is dropped (and counted) like a null
-        self._insert(codes, acodes, weights=weights)
+        self._insert(codes, acodes, weights=weights, hashes=hashes)
 
-    def _insert(self, codes, acodes, weights=None, cnt=None, chi=None, clo=None) -> None:
-        """Hash the keys, then let each shard count its rows (in parallel)."""
+    def _insert(self, codes, acodes, weights=None, cnt=None, chi=None, clo=None, hashes=None) -> None:
+        """Hash the keys and split the rows by shard, then let each shard count its rows (the
+        shards on parallel threads)."""
         n = len(acodes)
-        hashes = np.empty(n, dtype=np.uint64)
-        self._dropped += int(kc.row_hashes(codes, acodes, hashes))
+        if hashes is None:
+            hashes = np.empty(n, dtype=np.uint64)
+        nsh = len(self._shards)
+        order = np.empty(n, dtype=np.int32)
+        bounds = np.empty(nsh + 1, dtype=np.int64)
+        self._dropped += int(kc.hash_rows(codes, acodes, nsh, hashes, order, bounds))
         self._ensure_actions(acodes)
         self._cache = None
-        nsh = len(self._shards)
 
         def run(t):
             sh = self._shards[t]
+            rows = order[bounds[t] : bounds[t + 1]]
             start = 0
             while True:
                 if cnt is None:
-                    start = kc.count_shard(codes, hashes, acodes, weights, t, nsh, start, self._kw, self._na,
+                    start = kc.count_shard(codes, hashes, acodes, weights, rows, start, self._kw, self._na,
                                            sh.rec, sh.slots, sh.state)
                 else:
-                    start = kc.add_cells_shard(codes, hashes, acodes, cnt, chi, clo, t, nsh, start, self._kw,
+                    start = kc.add_cells_shard(codes, hashes, acodes, cnt, chi, clo, rows, start, self._kw,
                                                self._na, sh.rec, sh.slots, sh.state)
-                if start >= n:
+                if start >= len(rows):
                     return
                 self._grow(sh)
 
@@ -269,10 +322,10 @@ class FiberState:
         top = max(int(acodes.max(initial=-1)) + 1, len(self.action_encoder))
         if top <= self._na:
             return
-        na = max(top, 2 * self._na)
+        na = top if top <= 4 else max(top, 2 * self._na)  # exact fit for the usual few actions
         kw, old = self._kw, self._na
         for sh in self._shards:
-            rec = np.zeros((sh.rec.shape[0], self._width(na)), dtype=np.int64)
+            rec = zeros((sh.rec.shape[0], self._width(na)), np.int64)
             m = sh.nf
             rec[:m, :kw] = sh.rec[:m, :kw]
             groups = 3 if self.weight else 1
@@ -290,14 +343,7 @@ class FiberState:
                 "distinct values); an id-like column makes every row its own fiber: drop it from --evidence, "
                 "bin it with --rule, or raise --max-fibers"
             )
-        if nf > sh.rec.shape[0]:
-            rec = np.empty((max(nf, 2 * sh.rec.shape[0]), sh.rec.shape[1]), dtype=np.int64)
-            rec[: sh.nf] = sh.rec[: sh.nf]
-            sh.rec = rec
-        if 2 * nf > len(sh.slots):
-            old = sh.slots
-            sh.slots = np.zeros((_pow2(4 * nf), 2), dtype=np.uint64)
-            kc.rehash_shard(old, sh.slots)
+        sh.grow(nf)
 
     def table_arrays(self):
         """(codes int32[F, k], counts int64[F, A], weight int parts, weight fractions): every
@@ -329,11 +375,14 @@ class FiberState:
         n = batch.num_rows
         acodes = np.zeros(n, dtype=np.int32)
         hashes = np.empty(n, dtype=np.uint64)
-        kc.row_hashes(codes, acodes, hashes)
+        nsh = len(self._shards)
+        order = np.empty(n, dtype=np.int32)
+        bounds = np.empty(nsh + 1, dtype=np.int64)
+        kc.hash_rows(codes, acodes, nsh, hashes, order, bounds)
         out = np.full(n, -1, dtype=np.int64)
         off = 0
         for t, sh in enumerate(self._shards):
-            kc.lookup_shard(codes, hashes, acodes, t, len(self._shards), off, sh.rec, sh.slots, out)
+            kc.lookup_shard(codes, hashes, order[bounds[t] : bounds[t + 1]], off, sh.rec, sh.slots, out)
             off += sh.nf
         return out
 
@@ -359,23 +408,26 @@ def _column(batch, name):
         raise DcbError(f"input has no column '{name}' (columns: {', '.join(batch.schema.names)})") from None
 
 
-def _weights(col: pa.Array, name: str):
-    """float64 weights and a mask of null weights (None when there are none); invalid values raise."""
+def _weights(col: pa.Array, name: str, out: np.ndarray | None = None):
+    """float64 weights (in ``out`` when given) and a mask of null weights (None when there are
+    none); invalid values raise."""
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
         raise DcbError(f"weight column '{name}' has type {col.type}; it must be numeric (a count or a share of traffic)")
-    w = col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     null_w = None
     if col.null_count:
         null_w = ~col.is_valid().to_numpy(zero_copy_only=False)
-        w = np.where(null_w, 0.0, w)
-    bad = ~(np.isfinite(w) & (w >= 0) & (w < _MAX_WEIGHT))
-    if null_w is not None:
-        bad &= ~null_w
-    nbad = int(bad.sum())
+        col = col.fill_null(0)
+    raw = col.to_numpy(zero_copy_only=False)
+    if out is None:
+        w = raw.astype(np.float64, copy=False)
+    else:
+        w = out
+        np.copyto(w, raw, casting="unsafe")
+    nbad = int(kc.count_invalid_weights(w))
     if nbad:
         raise DcbError(f"weight column '{name}' has {nbad} rows with negative, NaN, infinite or too large values; "
                        "weights must be finite and >= 0: fix or filter those rows")
-    return np.ascontiguousarray(w), null_w
+    return w, null_w
 
 
 def _pow2(n: int) -> int:

@@ -1,7 +1,8 @@
 """Seeded, fast generator of production-like request logs (for the demo, tests and benchmarks).
 
 Each row is a request context: six evidence columns with Zipf-skewed values (cardinalities 5 to
-1000, two of them strings), a ``route`` action with three values that depends mostly on the
+1000, two of them strings; correlated as real contexts are: tenant -> home region -> language,
+tenant -> its own few domains), a ``route`` action with three values that depends mostly on the
 evidence but also on a hidden factor and some noise (so some fibers are mixed), a ``requests``
 weight, probe columns that measure the hidden factor more or less well, a continuous ``score``
 with an ``score_err`` error column, a ``day`` and a ``request_id``.
@@ -43,6 +44,14 @@ def chunk(rows: int, seed: int = 0, index: int = 0, row0: int = 0, strings: str 
     """One chunk of the log. ``strings``: 'dictionary' or 'plain' string columns."""
     rng = np.random.default_rng([seed, index])
     c = {k: _zipf(rng, CARD[k], rows) for k in EVIDENCE}
+    # contexts are correlated, as in real traffic: a tenant mostly runs from its home region,
+    # a region mostly speaks its language, a tenant mostly serves a few domains of its own
+    home = (_mix(c["tenant"]) % np.uint64(CARD["region"])).astype(np.int32)
+    c["region"] = np.where(rng.random(rows) < 0.9, home, c["region"])
+    c["lang"] = np.where(rng.random(rows) < 0.85, (c["region"] * 7) % CARD["lang"], c["lang"]).astype(np.int32)
+    own = ((_mix(c["tenant"], np.full(rows, 7)) + _zipf(rng, 4, rows).astype(np.uint64) * np.uint64(37))
+           % np.uint64(CARD["domain"])).astype(np.int32)
+    c["domain"] = np.where(rng.random(rows) < 0.95, own, c["domain"])
     hidden = rng.integers(0, 4, rows).astype(np.int32)
     base = (_mix(c["lang"], c["domain"], c["score_bin"], c["model"]) % np.uint64(3)).astype(np.int32)
     # where the score is low, the right action depends on a hidden factor the evidence misses

@@ -37,7 +37,7 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
     Example:
       dcb audit logs/*.parquet -e lang,domain,score_bin -a route -w requests -o audit/
     """
-    from ..audit import audit
+    from ..auditing import audit
     from ..report.text import render_audit
 
     if out_dir is not None:

@@ -19,7 +19,7 @@ from .options import handle_errors
 def demo_cmd(out_dir, rows, quiet):
     """Run the audit on the shipped examples: the paper's Tox21 table and a seeded
     production-like request log, and show where the outputs went."""
-    from ..audit import audit
+    from ..auditing import audit
     from ..io.writers import prepare_dir
     from ..report.text import render_audit
     from ..synth import EVIDENCE, tox21_table, write_log

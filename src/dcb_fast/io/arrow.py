@@ -118,23 +118,22 @@ def bitmap_from_mask(mask: np.ndarray) -> np.ndarray:
     return np.packbits(mask, bitorder="little")
 
 
-def int64_values(arr: pa.Array) -> np.ndarray:
-    """Integer, boolean and temporal values as int64 (nulls hold arbitrary values)."""
+def int_values(arr: pa.Array) -> np.ndarray:
+    """Integer, boolean and temporal values as a zero-copy numpy view in their own width (the
+    kernels widen each value to int64 as they read it; nulls hold arbitrary values). Booleans
+    are bit-packed in Arrow and come back unpacked as uint8."""
     t = arr.type
     n = len(arr)
     if pa.types.is_boolean(t):
         buf = arr.buffers()[1]
         bits = np.unpackbits(np.frombuffer(buf, dtype=np.uint8), bitorder="little")
-        return bits[arr.offset : arr.offset + n].astype(np.int64)
+        return bits[arr.offset : arr.offset + n]
     width = t.bit_width
     if pa.types.is_integer(t):
         dtype = np.dtype(f"{'u' if pa.types.is_unsigned_integer(t) else ''}int{width}")
     else:  # temporal: plain signed storage of its width
         dtype = np.dtype(f"int{width}")
-    raw = np.frombuffer(arr.buffers()[1], dtype=dtype)[arr.offset : arr.offset + n]
-    if dtype == np.int64:
-        return raw
-    return raw.astype(np.int64)  # uint64 above 2**63 wraps, which keeps values distinct
+    return np.frombuffer(arr.buffers()[1], dtype=dtype)[arr.offset : arr.offset + n]
 
 
 def float_keys(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, int]:

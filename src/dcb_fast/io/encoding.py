@@ -85,22 +85,22 @@ class ColumnEncoder:
         return int(self._state[0])
 
     # -- encoding -----------------------------------------------------------------------------
-    def encode(self, arr, insert: bool = True) -> np.ndarray:
-        """Codes (int32) of every value of ``arr``. With ``insert=False`` the dictionary is
-        frozen and unknown values get -2 (``MISSING``)."""
+    def encode(self, arr, insert: bool = True, out: np.ndarray | None = None) -> np.ndarray:
+        """Codes (int32) of every value of ``arr``, written into ``out`` when given. With
+        ``insert=False`` the dictionary is frozen and unknown values get -2 (``MISSING``)."""
         arr = A.as_array(arr)
         if insert:
             self._accept(arr.type)
         n = len(arr)
-        out = np.empty(n, dtype=np.int32)
+        if out is None:
+            out = np.empty(n, dtype=np.int32)
         if n == 0:
             return out
         null_code = self._null_code_for(arr, insert)
         if pa.types.is_dictionary(arr.type):
             mapping = self.encode(arr.dictionary, insert)
             indices = arr.indices
-            idx = A.int64_values(indices) if indices.type.bit_width != 32 else np.frombuffer(
-                indices.buffers()[1], dtype=np.int32)[indices.offset : indices.offset + n]
+            idx = A.int_values(indices)
             bitmap, off = A.validity(arr)
             kd.take_codes(idx, bitmap, off, mapping, np.int32(null_code), out)
             return out
@@ -122,7 +122,7 @@ class ColumnEncoder:
         if self.kind == A.FLOAT:
             keys, bitmap, off = A.float_keys(arr)
         else:
-            keys = A.int64_values(arr)
+            keys = A.int_values(arr)
             bitmap, off = A.validity(arr)
         self._run_ints(keys, bitmap, off, null_code, insert, out)
         return out

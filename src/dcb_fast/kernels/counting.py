@@ -2,6 +2,7 @@
 
 One table is a *shard*; a state holds one shard per worker thread and a row belongs to shard
 ``(h >> 40) % n_shards`` of its key hash ``h``, so threads count disjoint fibers without locks.
+:func:`hash_rows` lists each shard's rows once, so a shard's thread reads only its own rows.
 
 Layout, chosen for the cache (a high-cardinality audit is one or two cache misses per row):
 
@@ -9,19 +10,22 @@ Layout, chosen for the cache (a high-cardinality audit is one or two cache misse
   exact for any cardinality and any number of columns: nothing is squeezed into 64 bits), then
   the row count per action, then (when weighted) the 128-bit fixed-point weight per action as
   integer parts and 64-bit fractions. Finding a fiber and counting a row touch one record.
-- ``slots``: uint64[S, 2], the key hash and ``fiber + 1`` (0 when empty) side by side in one
-  cache line. The stored hash rejects non-matching slots without touching their record, and
-  growing the table re-inserts entries by scanning the old slots in order (the slot index is
-  the top bits of the hash, so the writes move forward through memory instead of jumping).
-  The shard comes from the middle bits of the hash, independent of the slot index.
+- ``slots``: uint64, 0 when empty, else ``(h >> 32) << 32 | (fiber + 1)``: the top half of the
+  key hash next to the fiber. The slot index is the top bits of the hash, so the stored half
+  rejects most non-matching slots without touching their record, and it still holds the
+  index bits of a table twice as large: growing re-inserts entries by scanning the old slots
+  in order, and the writes move forward through memory instead of jumping (at most 2**31
+  slots per shard). Tables grow past 60% full: linear probing stays within a cache line or
+  two there, and the slots take 1.7-3.3 words per fiber. The shard comes from the middle bits
+  of the hash.
 
-``state`` is int64[1]: the number of fibers in the shard.
+``state`` is int64[2]: the number of fibers in the shard, and a sink for prefetching loads.
 """
 
 import numpy as np
 
 from .._jit import inline, kernel
-from .hashing import GOLDEN, add128, less128, mix64, sub128, to_fixed
+from .hashing import GOLDEN, add128, mix64, to_fixed
 
 _P = np.uint64(0x9FB21C651E98DF25)
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -34,12 +38,16 @@ def _step(h, c):
 
 
 @kernel
-def row_hashes(codes, acodes, out):
-    """Hash every row's key into ``out``; rows with a negative code (a dropped null, or a value
-    unknown to a frozen dictionary) get ``acodes[i] = -1``. Returns the number of such rows."""
+def hash_rows(codes, acodes, nshards, hashes, order, bounds):
+    """Hash every row's key into ``hashes`` and list the rows shard by shard: shard t's rows are
+    ``order[bounds[t]:bounds[t + 1]]``, in input order. Rows with a negative code (a dropped null,
+    or a value unknown to a frozen dictionary) are left out and get ``acodes[i] = -1``. Returns
+    the number of rows left out."""
     k = codes.shape[0]
+    n = acodes.shape[0]
     dropped = 0
-    for i in range(acodes.shape[0]):
+    sizes = np.zeros(nshards + 1, np.int64)
+    for i in range(n):
         bad = acodes[i] < 0
         h = GOLDEN
         for j in range(k):
@@ -47,15 +55,28 @@ def row_hashes(codes, acodes, out):
             if c < 0:
                 bad = True
             h = _step(h, c)
+        h = mix64(h)
+        hashes[i] = h
         if bad:
             acodes[i] = -1
             dropped += 1
-        out[i] = mix64(h)
+        else:
+            sizes[shard_of(h, nshards) + 1] += 1
+    for t in range(nshards):
+        sizes[t + 1] += sizes[t]
+    bounds[:] = sizes
+    for i in range(n):
+        if acodes[i] >= 0:
+            t = shard_of(hashes[i], nshards)
+            order[sizes[t]] = i
+            sizes[t] += 1
     return dropped
 
 
 @inline
 def shard_of(h, nshards):
+    if nshards == 1:
+        return 0
     return np.int64((h >> _SHARD_SHIFT) % np.uint64(nshards))
 
 
@@ -76,11 +97,11 @@ def find(codes, i, h, rec, slots, shift, mask):
     k = codes.shape[0]
     s = h >> shift
     while True:
-        e = slots[s, 1]
+        e = slots[s]
         if e == 0:
             return -2 - np.int64(s)
-        if slots[s, 0] == h:
-            f = np.int64(e) - 1
+        if (e >> np.uint64(32)) == (h >> np.uint64(32)):
+            f = np.int64(e & _LOW32) - 1
             same = True
             for j in range(0, k, 2):
                 lo = np.int64(np.uint32(codes[j, i]))
@@ -100,15 +121,9 @@ def insert(codes, i, h, slot, rec, slots, nf):
         lo = np.int64(np.uint32(codes[j, i]))
         hi = np.int64(np.uint32(codes[j + 1, i])) << 32 if j + 1 < k else np.int64(0)
         rec[nf, j >> 1] = lo | hi
-    for c in range(kw_end(k), rec.shape[1]):
+    for c in range((k + 1) >> 1, rec.shape[1]):
         rec[nf, c] = 0
-    slots[slot, 0] = h
-    slots[slot, 1] = np.uint64(nf + 1)
-
-
-@inline
-def kw_end(k):
-    return (k + 1) >> 1
+    slots[slot] = ((h >> np.uint64(32)) << np.uint64(32)) | np.uint64(nf + 1)
 
 
 @inline
@@ -118,69 +133,96 @@ def add_weight(rec, f, col_hi, col_lo, hi, lo):
     rec[f, col_lo] = np.int64(a_lo)
 
 
+_GROUP = 16
+
+
+@inline
+def touch(hashes, rows, lo, hi, kw, rec, slots, shift):
+    """Load the slots, then the records, of ``rows[lo:hi]`` before counting them. The loads of a
+    group do not depend on each other, so the core overlaps their cache misses instead of waiting
+    for one at a time (numba has no prefetch instruction; plain loads do the same). Measured on
+    a 1.4-million-fiber table: 168 ns/row one at a time, 70 ns/row in groups of 16."""
+    x = np.uint64(0)
+    for p in range(lo, hi):
+        x ^= slots[hashes[rows[p]] >> shift]
+    for p in range(lo, hi):
+        e = slots[hashes[rows[p]] >> shift]
+        if e != 0:
+            x ^= np.uint64(rec[np.int64(e & _LOW32) - 1, kw])
+    return x
+
+
 @kernel
-def count_shard(codes, hashes, acodes, weights, shard, nshards, start, kw, na, rec, slots, state):
-    """Count rows ``start..n-1`` of this shard: codes int32[k, n], key hashes, action codes
-    (negative: skip), float64 weights (empty when unweighted). ``kw`` key words and ``na``
-    action columns describe the record layout. Returns the row where it stopped for lack of
-    room (n when done)."""
-    n = acodes.shape[0]
+def count_shard(codes, hashes, acodes, weights, rows, start, kw, na, rec, slots, state):
+    """Count the rows ``rows[start:]`` (this shard's, from :func:`hash_rows`): codes int32[k, n],
+    key hashes, action codes, float64 weights (empty when unweighted). ``kw`` key words and
+    ``na`` action columns describe the record layout. Returns the position in ``rows`` where it
+    stopped for lack of room (``len(rows)`` when done)."""
+    m = rows.shape[0]
     weighted = weights.shape[0] > 0
     nf = state[0]
     cap = rec.shape[0]
     shift = slot_shift(slots.shape[0])
     mask = np.uint64(slots.shape[0] - 1)
-    for i in range(start, n):
-        a = acodes[i]
-        if a < 0:
-            continue
-        h = hashes[i]
-        if nshards > 1 and shard_of(h, nshards) != shard:
-            continue
-        f = find(codes, i, h, rec, slots, shift, mask)
-        if f < 0:
-            if nf >= cap or 2 * (nf + 1) > slots.shape[0]:
-                state[0] = nf
-                return i
-            insert(codes, i, h, -2 - f, rec, slots, nf)
-            f = nf
-            nf += 1
-        rec[f, kw + a] += 1
-        if weighted:
-            hi, lo = to_fixed(weights[i])
-            add_weight(rec, f, kw + na + a, kw + 2 * na + a, hi, lo)
+    sink = np.uint64(0)
+    for g in range(start, m, _GROUP):
+        g_end = min(g + _GROUP, m)
+        sink ^= touch(hashes, rows, g, g_end, kw, rec, slots, shift)
+        for p in range(g, g_end):
+            i = rows[p]
+            h = hashes[i]
+            f = find(codes, i, h, rec, slots, shift, mask)
+            if f < 0:
+                if nf >= cap or 5 * (nf + 1) > 3 * slots.shape[0]:
+                    state[0] = nf
+                    state[1] = np.int64(sink)
+                    return p
+                insert(codes, i, h, -2 - f, rec, slots, nf)
+                f = nf
+                nf += 1
+            a = acodes[i]
+            rec[f, kw + a] += 1
+            if weighted:
+                hi, lo = to_fixed(weights[i])
+                add_weight(rec, f, kw + na + a, kw + 2 * na + a, hi, lo)
     state[0] = nf
-    return n
+    state[1] = np.int64(sink)  # keeps the touching loads from being optimised away
+    return m
 
 
 @kernel
-def add_cells_shard(codes, hashes, acodes, cnt, chi, clo, shard, nshards, start, kw, na, rec, slots, state):
+def add_cells_shard(codes, hashes, acodes, cnt, chi, clo, rows, start, kw, na, rec, slots, state):
     """Add pre-aggregated cells (a key, an action, a row count and a fixed-point weight): the
-    merge of partial states and the load of a serialized one."""
-    n = acodes.shape[0]
+    merge of partial states and the load of a serialized one. Same contract as count_shard."""
+    m = rows.shape[0]
     weighted = chi.shape[0] > 0
     nf = state[0]
     cap = rec.shape[0]
     shift = slot_shift(slots.shape[0])
     mask = np.uint64(slots.shape[0] - 1)
-    for i in range(start, n):
-        h = hashes[i]
-        if nshards > 1 and shard_of(h, nshards) != shard:
-            continue
-        a = acodes[i]
-        f = find(codes, i, h, rec, slots, shift, mask)
-        if f < 0:
-            if nf >= cap or 2 * (nf + 1) > slots.shape[0]:
-                state[0] = nf
-                return i
-            insert(codes, i, h, -2 - f, rec, slots, nf)
-            f = nf
-            nf += 1
-        rec[f, kw + a] += cnt[i]
-        if weighted:
-            add_weight(rec, f, kw + na + a, kw + 2 * na + a, chi[i], clo[i])
+    sink = np.uint64(0)
+    for g in range(start, m, _GROUP):
+        g_end = min(g + _GROUP, m)
+        sink ^= touch(hashes, rows, g, g_end, kw, rec, slots, shift)
+        for p in range(g, g_end):
+            i = rows[p]
+            h = hashes[i]
+            f = find(codes, i, h, rec, slots, shift, mask)
+            if f < 0:
+                if nf >= cap or 5 * (nf + 1) > 3 * slots.shape[0]:
+                    state[0] = nf
+                    state[1] = np.int64(sink)
+                    return p
+                insert(codes, i, h, -2 - f, rec, slots, nf)
+                f = nf
+                nf += 1
+            a = acodes[i]
+            rec[f, kw + a] += cnt[i]
+            if weighted:
+                add_weight(rec, f, kw + na + a, kw + 2 * na + a, chi[i], clo[i])
     state[0] = nf
-    return n
+    state[1] = np.int64(sink)
+    return m
 
 
 @kernel
@@ -189,30 +231,24 @@ def rehash_shard(old, slots):
     shift = slot_shift(slots.shape[0])
     mask = np.uint64(slots.shape[0] - 1)
     for t in range(old.shape[0]):
-        e = old[t, 1]
+        e = old[t]
         if e == 0:
             continue
-        h = old[t, 0]
-        s = h >> shift
-        while slots[s, 1] != 0:
+        s = e >> shift
+        while slots[s] != 0:
             s = (s + np.uint64(1)) & mask
-        slots[s, 0] = h
-        slots[s, 1] = e
+        slots[s] = e
 
 
 @kernel
-def lookup_shard(codes, hashes, acodes, shard, nshards, offset, rec, slots, out):
-    """``out[i]`` = ``offset`` + fiber of row i in this shard, for the rows of this shard whose
-    key is present (others are left as they are)."""
+def lookup_shard(codes, hashes, rows, offset, rec, slots, out):
+    """``out[i]`` = ``offset`` + fiber of row i for the rows ``rows`` of this shard whose key is
+    present (others are left as they are)."""
     shift = slot_shift(slots.shape[0])
     mask = np.uint64(slots.shape[0] - 1)
-    for i in range(acodes.shape[0]):
-        if acodes[i] < 0:
-            continue
-        h = hashes[i]
-        if nshards > 1 and shard_of(h, nshards) != shard:
-            continue
-        f = find(codes, i, h, rec, slots, shift, mask)
+    for p in range(rows.shape[0]):
+        i = rows[p]
+        f = find(codes, i, hashes[i], rec, slots, shift, mask)
         if f >= 0:
             out[i] = offset + f
 
@@ -227,42 +263,11 @@ def unpack_keys(rec, nf, k, out):
 
 
 @kernel
-def reduce_fibers(counts, whi, wlo, nf, arank, support, tot_hi, tot_lo, major, maj_hi, maj_lo, n_actions):
-    """Per fiber: support (rows), total weight, majority action by weight (ties: lowest
-    ``arank``), the majority's weight and the number of actions present."""
-    na = counts.shape[1]
-    for f in range(nf):
-        rows = np.int64(0)
-        thi = np.int64(0)
-        tlo = np.uint64(0)
-        best = -1
-        bhi = np.int64(0)
-        blo = np.uint64(0)
-        present = 0
-        for a in range(na):
-            c = counts[f, a]
-            if c == 0:
-                continue
-            present += 1
-            rows += c
-            thi, tlo = add128(thi, tlo, whi[f, a], wlo[f, a])
-            if best < 0 or less128(bhi, blo, whi[f, a], wlo[f, a]) or (
-                whi[f, a] == bhi and wlo[f, a] == blo and arank[a] < arank[best]
-            ):
-                best = a
-                bhi = whi[f, a]
-                blo = wlo[f, a]
-        support[f] = rows
-        tot_hi[f] = thi
-        tot_lo[f] = tlo
-        major[f] = best
-        maj_hi[f] = bhi
-        maj_lo[f] = blo
-        n_actions[f] = present
-
-
-@kernel
-def minority_weight(tot_hi, tot_lo, maj_hi, maj_lo, out_hi, out_lo):
-    """Per fiber, weight not carried by the majority action (the decision-risk numerator)."""
-    for f in range(tot_hi.shape[0]):
-        out_hi[f], out_lo[f] = sub128(tot_hi[f], tot_lo[f], maj_hi[f], maj_lo[f])
+def count_invalid_weights(w):
+    """Rows whose weight is not a finite number in [0, 2**62)."""
+    bad = 0
+    for i in range(w.shape[0]):
+        x = w[i]
+        if not (x >= 0.0 and x < 4.611686018427388e18):  # also false for NaN
+            bad += 1
+    return bad

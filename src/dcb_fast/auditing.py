@@ -97,7 +97,8 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
 
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
         state = run_partials(src.batches(columns), lambda: FiberState(evidence, action, weight, nulls, rules,
-                                                                      max_fibers=max_fibers, shards=threads),
+                                                                      max_fibers=max_fibers, shards=threads,
+                                                                      expected_rows=src.total_rows),
                              threads=threads, progress=bar, labels=dict(src.parts()))
     return AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id)
 

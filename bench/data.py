@@ -1,0 +1,45 @@
+"""Benchmark inputs: generated once by the seeded generator into a cache directory outside git
+(``DCB_BENCH_DATA``, default ``.bench-data/`` at the top of the checkout)."""
+
+from __future__ import annotations
+
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EVIDENCE = ["lang", "domain", "model", "score_bin", "region", "tenant"]
+ACTION = "route"
+WEIGHT = "requests"
+GENERATOR_VERSION = 2  # bump when dcb_fast.synth changes, so cached files are regenerated
+
+
+def cache_dir() -> str:
+    d = os.environ.get("DCB_BENCH_DATA", os.path.join(ROOT, ".bench-data"))
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def log_file(rows: int, seed: int = 0, fmt: str = "parquet", directory: str | None = None) -> str:
+    """Path of a generated request log with ``rows`` rows (generated on first use)."""
+    from dcb_fast.synth import write_log
+
+    d = directory or cache_dir()
+    path = os.path.join(d, f"log_v{GENERATOR_VERSION}_{rows}_s{seed}.{fmt}")
+    if not os.path.exists(path):
+        write_log(path, rows=rows, seed=seed, row_group_rows=min(rows, 1 << 20))
+    return path
+
+
+def log_dataset(rows: int, files: int, seed: int = 0, directory: str | None = None) -> str:
+    """A directory of ``files`` Parquet files holding ``rows`` rows in all (each its own seed, so
+    each file has its own dictionaries)."""
+    from dcb_fast.synth import write_log
+
+    d = os.path.join(directory or cache_dir(), f"dataset_v{GENERATOR_VERSION}_{rows}_{files}_s{seed}")
+    if not os.path.isdir(d) or len(os.listdir(d)) < files:
+        os.makedirs(d, exist_ok=True)
+        per = max(1, rows // files)
+        for i in range(files):
+            p = os.path.join(d, f"part-{i:04d}.parquet")
+            if not os.path.exists(p):
+                write_log(p, rows=per, seed=seed * 10_000 + i, row_group_rows=min(per, 1 << 20))
+    return d
