@@ -192,25 +192,37 @@ class FiberState:
             hashes = np.empty(n, dtype=np.uint64)
         nsh = len(self._shards)
         order = np.empty(n, dtype=np.int32)
-        bounds = np.empty(nsh + 1, dtype=np.int64)
-        self._dropped += int(kc.hash_rows(codes, acodes, nsh, hashes, order, bounds))
+        # hash on every thread: each takes a contiguous part of the batch and lists its rows by
+        # shard; a shard then counts its rows part by part (still in input order)
+        parts = self.threads if n >= _PARALLEL_ROWS else 1
+        cuts = [n * p // parts for p in range(parts + 1)]
+        bounds = np.empty((parts, nsh + 1), dtype=np.int64)
+
+        def hash_part(p):
+            lo, hi = cuts[p], cuts[p + 1]
+            return kc.hash_rows(codes[:, lo:hi], acodes[lo:hi], nsh, hashes[lo:hi], order[lo:hi], bounds[p])
+
+        self._dropped += int(sum(parallel_map(hash_part, range(parts), parts)))
         self._ensure_actions(acodes)
         self._cache = None
 
         def run(t):
             sh = self._shards[t]
-            rows = order[bounds[t] : bounds[t + 1]]
-            start = 0
-            while True:
-                if cnt is None:
-                    start = kc.count_shard(codes, hashes, acodes, weights, rows, start, self._kw, self._na,
-                                           sh.rec, sh.slots, sh.state)
-                else:
-                    start = kc.add_cells_shard(codes, hashes, acodes, cnt, chi, clo, rows, start, self._kw,
-                                               self._na, sh.rec, sh.slots, sh.state)
-                if start >= len(rows):
-                    return
-                self._grow(sh)
+            for p in range(parts):
+                rows = order[cuts[p] + bounds[p, t] : cuts[p] + bounds[p, t + 1]]
+                if cuts[p]:
+                    rows = rows + np.int32(cuts[p])  # part-local row numbers -> batch rows
+                start = 0
+                while True:
+                    if cnt is None:
+                        start = kc.count_shard(codes, hashes, acodes, weights, rows, start, self._kw, self._na,
+                                               sh.rec, sh.slots, sh.state)
+                    else:
+                        start = kc.add_cells_shard(codes, hashes, acodes, cnt, chi, clo, rows, start, self._kw,
+                                                   self._na, sh.rec, sh.slots, sh.state)
+                    if start >= len(rows):
+                        break
+                    self._grow(sh)
 
         parallel_map(run, range(nsh), nsh if n >= _PARALLEL_ROWS else 1)
 
