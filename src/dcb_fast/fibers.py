@@ -101,7 +101,9 @@ class FiberState:
         self.rules: dict[str, Rule] = {c: (rules or {}).get(c, exact()) for c in self.evidence}
         keep = nulls == "value"
         self.encoders = [ColumnEncoder(c, keep_nulls=keep) for c in self.evidence]
-        self.action_encoder = ColumnEncoder(action, keep_nulls=keep)
+        self.action_encoder = ColumnEncoder(action or "(none)", keep_nulls=keep)
+        if action is None:  # a state that only counts rows per fiber: one pseudo-action
+            self.action_encoder.encode(pa.array([True]))
         self.rows_read = 0
         self._dropped = 0
         self.threads = default_threads() if shards is None else max(1, int(shards))
@@ -136,7 +138,7 @@ class FiberState:
 
     @property
     def columns(self) -> list[str]:
-        cols = self.evidence + [self.action]
+        cols = self.evidence + ([self.action] if self.action else [])
         return cols + [self.weight] if self.weight else cols
 
     def nbytes(self) -> int:
@@ -176,7 +178,10 @@ class FiberState:
             return
         codes, acodes, hashes, wbuf = self._buffers(n)
         self.encode_evidence(batch, out=codes)
-        self.action_encoder.encode(_column(batch, self.action), out=acodes)
+        if self.action is None:
+            acodes.fill(0)
+        else:
+            self.action_encoder.encode(_column(batch, self.action), out=acodes)
         weights = np.zeros(0, dtype=np.float64)
         if self.weight:
             weights, null_w = _weights(_column(batch, self.weight), self.weight, out=wbuf)
@@ -279,7 +284,7 @@ class FiberState:
             cols.append(pa.DictionaryArray.from_arrays(pa.array(keys[:, j], pa.int32()), dicts[j]))
             names.append(c)
         cols.append(pa.DictionaryArray.from_arrays(pa.array(act.astype(np.int32), pa.int32()), action_dict))
-        names.append(self.action)
+        names.append(self.action or "__action")
         cols.append(pa.array(cnt, pa.int64()))
         names.append("__rows")
         if self.weight:
@@ -315,7 +320,7 @@ class FiberState:
             table = table.combine_chunks()
             dicts = [A.as_array(table[c]).dictionary for c in st.evidence]
             keys = np.stack([A.as_array(table[c]).indices.to_numpy() for c in st.evidence], axis=1)
-            act_arr = A.as_array(table[st.action])
+            act_arr = A.as_array(table[st.action or "__action"])
             hi = table["__weight_int"].to_numpy() if st.weight else np.zeros(0, dtype=np.int64)
             lo = table["__weight_frac"].to_numpy() if st.weight else np.zeros(0, dtype=np.uint64)
             st._add_cells(dicts, keys, act_arr.dictionary, act_arr.indices.to_numpy(), table["__rows"].to_numpy(), hi, lo)

@@ -6,6 +6,9 @@ import click
 
 from .. import __version__
 from .audit import audit_cmd
+from .certify import certify_cmd, show_cmd
+from .channels import channels_cmd
+from .coverage import coverage_cmd
 from .demo import demo_cmd
 
 
@@ -21,4 +24,7 @@ def main():
 
 main.add_command(audit_cmd)
 main.add_command(demo_cmd)
-main.add_command(__import__(f"{__package__}.channels", fromlist=["channels_cmd"]).channels_cmd)
+main.add_command(channels_cmd)
+main.add_command(certify_cmd)
+main.add_command(show_cmd)
+main.add_command(coverage_cmd)

@@ -37,3 +37,60 @@ def _by_action(m: dict, key: str) -> str:
     if len(m["actions"]) > 6:
         items.append("...")
     return "(rows by action: " + ", ".join(items) + ")"
+
+
+def render_certificate(d: dict) -> str:
+    cal = d["calibration"]
+    f = d["fibers"]
+    w = d["weight_by_class"]
+    lines = [
+        f"certificate  {d['format']} (dcb_fast {d['dcb_fast_version']})",
+        f"  evidence     {', '.join(d['evidence'])}   action: {d['action']}"
+        + (f"   weight: {d['weight']}" if d.get("weight") else ""),
+        f"  rules        " + ", ".join(f"{c}={r['rule'] if isinstance(r, dict) else r}" for c, r in d["rules"].items()),
+        f"  min support  {d['min_support']}   nulls: {d['nulls']}   global majority: {d['global_majority']}",
+        f"  calibration  {cal['n_rows']:,} rows, fingerprint {str(cal['input'].get('fingerprint', ''))[:16]}",
+        f"  fibers       certified {f['certified']:,}  ambiguous {f['ambiguous']:,}  thin {f['thin']:,}",
+        f"  weight       certified {pct(w['certified'])}  ambiguous {pct(w['ambiguous'])}  thin {pct(w['thin'])}",
+        "  certified fibers by action: " + ", ".join(f"{a}={n:,}" for a, n in d["certified_fibers_by_action"].items()),
+    ]
+    for r in d.get("heaviest_fibers", []):
+        key = ", ".join(f"{c}={r.get(c)}" for c in d["evidence"])
+        lines.append(f"    {key}: {r['class']}, {r['rows']:,} rows" + (f", action {r['action']}" if r["action"] is not None else ""))
+    return "\n".join(lines)
+
+
+def render_coverage(summary: dict) -> str:
+    m, p = summary["metrics"], summary["parameters"]
+    lines = [
+        f"dcb coverage  evidence: {', '.join(p['evidence'])}" + (f"  weight: {p['weight']}" if p.get("weight") else ""),
+        f"  production   {m['n_rows']:,} rows used, {m['dropped_rows']:,} dropped, {m['n_fibers']:,} fibers",
+        "",
+        f"  benchmark coverage  {pct(m['benchmark_coverage'])}   (keys the calibration saw)",
+        f"  certified coverage  {pct(m['certified_coverage'])}   (action determined by the evidence)",
+        f"  ambiguous           {pct(m['ambiguous_coverage'])}",
+        f"  thin                {pct(m['thin_coverage'])}",
+        f"  unseen              {pct(m['unseen_fraction'])}",
+    ]
+    if m.get("certified_coverage_by_action"):
+        lines.append("  certified by action " + "  ".join(f"{a}: {v:.2%}" for a, v in m["certified_coverage_by_action"].items()))
+    if "false_decisions" in m:
+        fd = m["false_decisions"]
+        lines += [
+            "",
+            f"  false decisions     certificate {fd['certificate']:.3%}, fiber majority {fd['fiber_majority']:.3%}, "
+            f"global majority {fd['global_majority']:.3%}",
+            f"  certify-then-acquire acquires {m['acquisitions']:.2%} of traffic; error among certified "
+            f"{m['error_among_certified']:.3%}",
+        ]
+    if m.get("top_uncovered"):
+        lines += ["", "  top uncovered fibers (by traffic):"]
+        for r in m["top_uncovered"][:10]:
+            key = ", ".join(f"{k}={v}" for k, v in r.items() if k not in ("rows", "weight", "class", "calibration_rows"))
+            lines.append(f"    {key}: {r['weight']:,.6g} ({r['class']}, {r['calibration_rows']} calibration rows)")
+    if m.get("by"):
+        lines += ["", f"  by {p['by']}:  benchmark / certified coverage"]
+        for r in m["by"][:30]:
+            lines.append(f"    {str(r['value']):>12}  {pct(r['benchmark_coverage'])}  {pct(r['certified_coverage'])}")
+    lines += ["", "  " + summary["headline"]]
+    return "\n".join(lines)

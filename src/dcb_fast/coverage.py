@@ -1,0 +1,363 @@
+"""Coverage: how much production traffic a benchmark covers, and how much it actually determines
+(SPEC section 4).
+
+The production log is streamed into a fiber state with the certificate's evidence columns and
+fiber rules (so it runs on the audit engine: exact, parallel, mergeable, bounded by the number
+of production fibers), and the join with the certificate happens per production fiber, not per
+row. A production value never seen in calibration (a new string, a new category, a number
+outside the calibration bins) makes its fiber *unseen*: never an error, never a wrong match.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import __version__
+from .certificate import CLASSES, Certificate
+from .errors import DcbError
+from .fibers import FiberState
+from .io import arrow as A
+from .io.encoding import ColumnEncoder
+from .io.sources import DEFAULT_BATCH_ROWS, open_source
+from .io.writers import prepare_dir, write_json, write_table
+from .kernels import sums as ks
+from .metrics import _label
+from .progress import Progress
+
+SCHEMA_VERSION = 1
+UNSEEN = 3
+CLASS_NAMES = CLASSES + ["unseen"]
+_SCALE = 1 << 64
+
+
+class CoverageResult:
+    """``summary`` (JSON-ready), ``uncovered`` (every production fiber that is not certified,
+    by traffic), ``by`` (per value of the ``by`` column, or None); :meth:`write` saves them."""
+
+    def __init__(self, summary: dict, uncovered: pa.Table, by: pa.Table | None):
+        self.summary = summary
+        self.uncovered = uncovered
+        self.by = by
+
+    @property
+    def metrics(self) -> dict:
+        return self.summary["metrics"]
+
+    def write(self, out_dir: str) -> dict:
+        prepare_dir(out_dir)
+        paths = {"uncovered_fibers": os.path.join(out_dir, "uncovered_fibers.parquet")}
+        write_table(self.uncovered, paths["uncovered_fibers"])
+        if self.by is not None:
+            paths["coverage_by"] = os.path.join(out_dir, "coverage_by.parquet")
+            write_table(self.by, paths["coverage_by"])
+        paths["summary"] = os.path.join(out_dir, "summary.json")
+        write_json(self.summary, paths["summary"])
+        return paths
+
+
+def coverage(cert: Certificate | str, source, weight=None, action=None, by=None, top_k: int = 20,
+             batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None, progress: bool | None = False):
+    """Check a production log against a certificate.
+
+    Reports, weighted by ``weight`` (traffic per row): ``benchmark_coverage`` (keys that occur in
+    calibration), ``certified_coverage`` (keys whose action the calibration determines),
+    ``ambiguous_coverage``, ``thin_coverage``, ``unseen_fraction``; per certified action; the
+    production fibers ranked by uncovered traffic; with ``action`` (the true action, when the log
+    has it) the false decisions of acting on the certificate, on the calibration fiber majority
+    and on the global majority; with ``by`` the same figures per value of that column.
+
+    >>> from dcb_fast.certificate import certify
+    >>> cal = pa.table({"lang": ["en", "en", "fr", "de"], "route": ["a", "b", "a", "a"]})
+    >>> prod = pa.table({"lang": ["fr", "fr", "en", "ja"]})
+    >>> m = coverage(certify(cal, ["lang"], "route"), prod).metrics
+    >>> m["benchmark_coverage"], m["certified_coverage"], m["unseen_fraction"]
+    (0.75, 0.5, 0.25)
+    """
+    cert_path = None
+    if isinstance(cert, (str, os.PathLike)):
+        cert_path = os.fspath(cert)
+        cert = Certificate.load(cert_path)
+    ev = cert.evidence
+    if top_k < 0:
+        raise DcbError(f"top must be at least 0, got {top_k}")
+    for role, col in (("weight", weight), ("action", action), ("by", by)):
+        if col is not None and col in ev:
+            raise DcbError(f"{role} column '{col}' is also an evidence column of the certificate; pick another column")
+    if by is not None and by in (weight, action):
+        raise DcbError(f"by column '{by}' is also the {'weight' if by == weight else 'action'} column")
+    key_cols = ev + ([by] if by else [])
+    columns = key_cols + ([action] if action else []) + ([weight] if weight else [])
+    src = open_source(source, columns, batch_rows)
+    _check_types(cert, src)
+    if weight:
+        from .auditing import check_types
+
+        check_types(src, weight, {})
+
+    from .engines.local import run_partials
+
+    rules = {c: cert.rules[c] for c in ev}
+    with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
+        state = run_partials(src.batches(columns),
+                             lambda: FiberState(key_cols, action, weight, cert.nulls, rules, shards=threads,
+                                                expected_rows=src.total_rows),
+                             progress=bar, labels=dict(src.parts()))
+    if state.n_rows == 0:
+        raise DcbError("empty production input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
+    return _finalize(cert, cert_path, state, src, weight, action, by, top_k)
+
+
+def _check_types(cert: Certificate, src) -> None:
+    types = cert.meta.get("types", {})
+    for c in cert.evidence:
+        want = types.get(c)
+        got = src.types[c]
+        if want is None:
+            continue
+        rule = cert.rules[c]
+        if rule.name != "exact":
+            vt = A.value_type(got)
+            if not (pa.types.is_integer(vt) or pa.types.is_floating(vt) or pa.types.is_null(vt)):
+                raise DcbError(f"production column '{c}' is {got}, but the certificate bins it as a number "
+                               f"({rule.spec()}); pass the numeric column the certificate was built on")
+            continue
+        kw, kg = _kind(want), A.kind_of(got, c)
+        if kg != A.NULL and kw != kg:
+            raise DcbError(f"production column '{c}' is {got}, but the certificate was built on {want} values; "
+                           "cast the column to the calibration type")
+
+
+def _kind(type_name: str) -> str:
+    if type_name.startswith(("int", "uint")):
+        return A.INT
+    for prefix, kind in (("string", A.STRING), ("large_string", A.STRING), ("dictionary", A.STRING),
+                         ("binary", A.BINARY), ("large_binary", A.BINARY), ("bool", A.BOOL),
+                         ("double", A.FLOAT), ("float", A.FLOAT), ("halffloat", A.FLOAT),
+                         ("date", A.TEMPORAL), ("timestamp", A.TEMPORAL), ("time", A.TEMPORAL),
+                         ("duration", A.TEMPORAL), ("decimal", A.STRING), ("null", A.NULL)):
+        if type_name.startswith(prefix):
+            return kind
+    return type_name
+
+
+def _total(acc: np.ndarray, g: int) -> int:
+    return int(acc[g, 0]) * _SCALE + int(np.uint64(acc[g, 1]))
+
+
+def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
+    ev = cert.evidence
+    keys, counts, whi, wlo = state.table_arrays()
+    nf = keys.shape[0]
+    whi, wlo = np.ascontiguousarray(whi), np.ascontiguousarray(wlo)
+    tot_hi, tot_lo = np.empty(nf, np.int64), np.empty(nf, np.uint64)
+    ks.row_totals(whi, wlo, tot_hi, tot_lo)
+    rows = counts.sum(axis=1)
+
+    # the join, one lookup per production fiber
+    values = {c: state.encoders[j].values().take(pa.array(keys[:, j], pa.int32())) for j, c in enumerate(ev)}
+    crow = cert.key_index().lookup(pa.table(values)) if nf else np.zeros(0, np.int64)
+    seen = crow >= 0
+    cert_cls = cert.class_codes()
+    cls = np.full(nf, UNSEEN, dtype=np.int64)
+    cls[seen] = cert_cls[crow[seen]]
+
+    acc = np.zeros((4, 2), np.int64)
+    ks.group_sum128(cls, tot_hi, tot_lo, acc)
+    W = sum(_total(acc, g) for g in range(4))
+
+    def frac(x: int) -> float:
+        return x / W if W else 0.0
+
+    # certified traffic per certified action
+    cert_action = A.as_array(cert.table["__action"])
+    action_vals = cert.action_values()
+    aenc = ColumnEncoder("action")
+    amap = aenc.encode(action_vals)  # certificate action value -> local code (its position)
+    cert_action_code = aenc.encode(cert_action, insert=False)  # per certificate fiber, -1 unless certified
+    cert_major_code = aenc.encode(A.as_array(cert.table["__majority"]), insert=False)
+    fiber_action = np.full(nf, -1, dtype=np.int64)
+    fiber_action[seen] = cert_action_code[crow[seen]]
+    acc_a = np.zeros((len(action_vals), 2), np.int64)
+    ks.group_sum128(np.where(cls == 0, fiber_action, -1), tot_hi, tot_lo, acc_a)
+    labels = [_label(v) for v in action_vals.to_pylist()]
+    order = np.argsort(aenc.sort_ranks())
+    by_action = {labels[a]: frac(_total(acc_a, a)) for a in order if amap.size}
+
+    metrics = {
+        "n_rows": int(rows.sum()),
+        "total_weight": W / _SCALE,
+        "dropped_rows": state.dropped_rows,
+        "n_fibers": int(nf),
+        "benchmark_coverage": frac(W - _total(acc, UNSEEN)),
+        "certified_coverage": frac(_total(acc, 0)),
+        "ambiguous_coverage": frac(_total(acc, 1)),
+        "thin_coverage": frac(_total(acc, 2)),
+        "unseen_fraction": frac(_total(acc, UNSEEN)),
+        "certified_coverage_by_action": by_action,
+        "fibers_by_class": {CLASS_NAMES[g]: int((cls == g).sum()) for g in range(4)},
+    }
+
+    if action:
+        metrics.update(_false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen,
+                                        cert_action_code, cert_major_code, aenc, W))
+
+    uncovered = _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen)
+    metrics["top_uncovered"] = _top(uncovered, top_k)
+    by_table = None
+    if by:
+        by_table = _by_table(state, keys, tot_hi, tot_lo, cls, by)
+        metrics["by"] = [{"value": _plain(r.pop(by)), **r} for r in by_table.to_pylist()]
+
+    headline = (f"benchmark covers {metrics['benchmark_coverage']:.2%} of traffic; its action is determined "
+                f"for {metrics['certified_coverage']:.2%}")
+    summary = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "coverage",
+        "dcb_fast_version": __version__,
+        "parameters": {
+            "certificate": cert_path, "evidence": ev, "rules": cert.meta.get("rule_details", cert.meta["rules"]),
+            "min_support": cert.min_support, "nulls": cert.nulls, "weight": weight, "action": action, "by": by,
+            "top": top_k,
+        },
+        "certificate": {"calibration": cert.meta["calibration"], "action": cert.action,
+                        "global_majority": cert.meta.get("global_majority")},
+        "input": {**src.describe(), "rows_read": state.rows_read},
+        "metrics": metrics,
+        "headline": headline,
+    }
+    return CoverageResult(summary, uncovered, by_table)
+
+
+def _false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen, cert_action_code, cert_major_code,
+                     aenc, W):
+    """False decisions (weight share) of acting on the certificate, the calibration fiber
+    majority and the global majority, and the acquisitions certify-then-acquire needs."""
+    nf = len(cls)
+    # production action codes -> certificate action codes, and back
+    pvals = state.action_encoder.values()
+    p2c = aenc.encode(pvals, insert=False)
+    c2p = np.full(max(len(aenc), 1), -1, dtype=np.int64)
+    for p, c in enumerate(p2c):
+        if c >= 0:
+            c2p[c] = p
+    def fd(chosen_cert_code, mask):
+        chosen = np.where(chosen_cert_code >= 0, c2p[np.maximum(chosen_cert_code, 0)], -1).astype(np.int64)
+        out_hi, out_lo = np.empty(nf, np.int64), np.empty(nf, np.uint64)
+        ks.minus_chosen(tot_hi, tot_lo, whi, wlo, chosen, out_hi, out_lo)
+        acc = np.zeros((1, 2), np.int64)
+        ks.group_sum128(np.where(mask, 0, -1).astype(np.int64), out_hi, out_lo, acc)
+        return _total(acc, 0)
+
+    glabel = cert.meta.get("global_majority")
+    labels = [_label(v) for v in aenc.values().to_pylist()]
+    gcode = labels.index(glabel) if glabel in labels else -1
+    certified = cls == 0
+    act_cert = np.full(nf, -1, np.int64)
+    act_cert[seen] = cert_action_code[crow[seen]]
+    act_major = np.full(nf, gcode, np.int64)
+    act_major[seen] = cert_major_code[crow[seen]]
+    fd_cert = fd(act_cert, certified)
+    fd_major = fd(act_major, np.ones(nf, bool))
+    fd_global = fd(np.full(nf, gcode, np.int64), np.ones(nf, bool))
+    acc = np.zeros((1, 2), np.int64)
+    ks.group_sum128(np.where(certified, 0, -1).astype(np.int64), tot_hi, tot_lo, acc)
+    w_cert = _total(acc, 0)
+    return {
+        "false_decisions": {
+            "certificate": fd_cert / W if W else 0.0,
+            "fiber_majority": fd_major / W if W else 0.0,
+            "global_majority": fd_global / W if W else 0.0,
+            "certify_then_acquire": fd_cert / W if W else 0.0,
+        },
+        "error_among_certified": fd_cert / w_cert if w_cert else 0.0,
+        "acquisitions": (W - w_cert) / W if W else 0.0,
+    }
+
+
+def _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen) -> pa.Table:
+    """Every production fiber that is not certified, by traffic (descending). With a ``by``
+    column the state's keys carry it last; fibers are merged over it here."""
+    k = len(cert.evidence)
+    sel = np.nonzero(cls != 0)[0]
+    if keys.shape[1] > k and len(sel):
+        _, first, inv = np.unique(keys[sel, :k], axis=0, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        acc = np.zeros((len(first), 2), np.int64)
+        ks.group_sum128(inv.astype(np.int64), tot_hi[sel], tot_lo[sel], acc)
+        g_rows = np.bincount(inv, weights=rows[sel], minlength=len(first)).astype(np.int64)
+        sel = sel[first]
+        g_hi, g_lo = acc[:, 0], acc[:, 1].view(np.uint64)
+    else:
+        g_rows, g_hi, g_lo = rows[sel], tot_hi[sel], tot_lo[sel]
+    weight = g_hi.astype(np.float64) + g_lo.astype(np.float64) / 2.0**64
+    order = np.lexsort((np.arange(len(sel)), -weight)) if len(sel) else np.zeros(0, np.int64)
+    fib = sel[order]
+    cols = {}
+    for j, c in enumerate(cert.evidence):
+        vals = state.encoders[j].values().take(pa.array(keys[fib, j], pa.int32()))
+        decoded = cert.rules[c].decode(vals)
+        if decoded:
+            for suffix, arr in decoded.items():
+                cols[c if not suffix else f"{c}.{suffix}"] = arr
+        else:
+            cols[c] = vals
+    cols["rows"] = pa.array(g_rows[order], pa.int64())
+    cols["weight"] = pa.array(weight[order], pa.float64())
+    cols["class"] = pa.array(np.array(CLASS_NAMES)[cls[fib]], pa.string())
+    calib = np.zeros(len(fib), np.int64)
+    hit = crow[fib] >= 0
+    calib[hit] = cert.table["__rows"].to_numpy()[crow[fib][hit]]
+    cols["calibration_rows"] = pa.array(calib, pa.int64())
+    return pa.table(cols)
+
+
+def _top(table: pa.Table, k: int) -> list[dict]:
+    out = []
+    for row in table.slice(0, k).to_pylist():
+        out.append({key: _plain(v) for key, v in row.items()})
+    return out
+
+
+def _plain(v):
+    if isinstance(v, (bytes, bytearray)):
+        return v.hex()
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v
+
+
+def _by_table(state, keys, tot_hi, tot_lo, cls, by) -> pa.Table:
+    """Coverage figures per value of the ``by`` column (its code is the last key column)."""
+    enc = state.encoders[-1]
+    nby = len(enc)
+    groups = keys[:, -1].astype(np.int64) * 4 + cls
+    acc = np.zeros((max(nby, 1) * 4, 2), np.int64)
+    ks.group_sum128(groups, tot_hi, tot_lo, acc)
+    rows = []
+    for b in np.argsort(enc.sort_ranks()):
+        t = [_total(acc, 4 * b + g) for g in range(4)]
+        w = sum(t)
+        if w == 0 and not (keys[:, -1] == b).any():
+            continue
+        rows.append({
+            "value": b, "total_weight": w / _SCALE,
+            "benchmark_coverage": (w - t[UNSEEN]) / w if w else 0.0,
+            "certified_coverage": t[0] / w if w else 0.0,
+            "ambiguous_coverage": t[1] / w if w else 0.0,
+            "thin_coverage": t[2] / w if w else 0.0,
+            "unseen_fraction": t[UNSEEN] / w if w else 0.0,
+        })
+    vals = enc.values()
+    table = pa.table({
+        by: vals.take(pa.array([r["value"] for r in rows], pa.int32())) if rows else vals[:0],
+        **{k: pa.array([r[k] for r in rows], pa.float64()) for k in
+           ("total_weight", "benchmark_coverage", "certified_coverage", "ambiguous_coverage", "thin_coverage",
+            "unseen_fraction")},
+    })
+    return table
