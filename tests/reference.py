@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from fractions import Fraction
 
@@ -111,3 +112,50 @@ def fiber_rows_oracle(rows, evidence, action, weight=None, nulls="drop"):
     """{key tuple: (support, {action label: rows})} for comparing per-fiber tables."""
     fib, _ = fibers_oracle(rows, evidence, action, weight, nulls)
     return {k: (sum(c[0] for c in cells.values()), {label(a): c[0] for a, c in cells.items()}) for k, cells in fib.items()}
+
+
+def window_oracle(values, actions, weights, rule, param, min_support=1, action_rank=None):
+    """Per-row windows the O(n^2) way. ``rule`` is 'window' (param = tolerance) or 'knn'
+    (param = k). Rows are first sorted by (value, action rank, weight), the library's tie order.
+    Returns certified / ambiguous / thin fractions, decision risk, distinct and mixed windows,
+    median window size."""
+    n = len(values)
+    rank = action_rank or {a: i for i, a in enumerate(sorted(set(actions), key=str))}
+    w = weights if weights is not None else [1.0] * n
+    order = sorted(range(n), key=lambda i: (values[i], rank[actions[i]], w[i]))
+    v = [values[i] for i in order]
+    a = [actions[i] for i in order]
+    ws = [Fraction(w[i]) for i in order]
+    cert = amb = thin = risk = Fraction(0)
+    windows, mixed, sizes = set(), set(), []
+    for p in range(n):
+        if rule == "window":
+            members = [q for q in range(n) if abs(v[q] - v[p]) <= param]
+            lo, hi = members[0], members[-1] + 1
+        else:
+            kk = min(param, n)
+            s = max(0, min(p - param // 2, n - kk))
+            lo, hi = s, s + kk
+        acts = a[lo:hi]
+        counts = {}
+        for x in acts:
+            counts[x] = counts.get(x, 0) + 1
+        major = min(counts, key=lambda x: (-counts[x], rank[x]))
+        sizes.append(hi - lo)
+        windows.add((lo, hi))
+        if len(counts) > 1:
+            mixed.add((lo, hi))
+        if hi - lo < min_support:
+            thin += ws[p]
+        elif len(counts) > 1:
+            amb += ws[p]
+        else:
+            cert += ws[p]
+        if a[p] != major:
+            risk += ws[p]
+    total = sum(ws)
+    return {
+        "certifiable_fraction": float(cert / total), "ambiguous_fraction": float(amb / total),
+        "thin_fraction": float(thin / total), "decision_risk": float(risk / total),
+        "n_fibers": len(windows), "n_mixed_fibers": len(mixed), "median_window_size": float(statistics.median(sizes)),
+    }

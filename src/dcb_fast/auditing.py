@@ -14,7 +14,7 @@ from .io.sources import DEFAULT_BATCH_ROWS, Source, open_source
 from .io.writers import ParquetStream, prepare_dir, write_json, write_table
 from .metrics import fiber_table, summarize
 from .progress import Progress
-from .rules import Rule, parse_rule
+from .rules import OVERLAPPING, Rule, parse_rule
 
 SCHEMA_VERSION = 1
 
@@ -55,6 +55,37 @@ def check_types(src: Source, weight, rules) -> None:
                            "use the exact rule for it")
 
 
+def resolve_quantiles(src: Source, rules: dict) -> dict:
+    """Replace every quantile rule by fixed edges computed exactly over the whole input."""
+    from .quantiles import quantile_edges
+    from .rules import Edges
+
+    out = dict(rules)
+    for col, rule in rules.items():
+        if rule.name == "quantile":
+            edges = quantile_edges(lambda c=col: (b.column(c) for _, b in src.batches([c])), rule.n_bins)
+            out[col] = Edges(edges, source=rule.spec())
+    return out
+
+
+def resolve_window(src: Source, rule):
+    """A window rule whose tolerance comes from an error column gets it computed (mean or 80th
+    percentile of |error|, exactly)."""
+    if rule.name != "window" or rule.tol is not None:
+        return rule
+    from .quantiles import exact_quantiles, mean_abs
+    from .rules import Window
+
+    read = lambda: (b.column(rule.column) for _, b in src.batches([rule.column]))  # noqa: E731
+    if rule.stat == "mae":
+        tol = mean_abs(read)
+    else:
+        import pyarrow.compute as pc
+
+        tol = float(exact_quantiles(lambda: (pc.abs(pc.cast(a, pa.float64())) for a in read()), [0.8])[0])
+    return Window(tol=tol, stat=rule.stat, column=rule.column)
+
+
 def resolve_rules(evidence, rules) -> dict[str, Rule]:
     """Rules keyed by column, from Rule objects or specs (``{"score": "width:0.1"}``)."""
     out = {}
@@ -89,9 +120,21 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         raise DcbError(f"min support must be at least 1, got {min_support}")
     rules = resolve_rules(evidence, rules)
     columns = evidence + [action] + ([weight] if weight else [])
-    src = source if isinstance(source, Source) else open_source(source, columns + ([id] if id else []), batch_rows)
+    extra = [r.column for r in rules.values() if getattr(r, "column", None)]  # error columns of windows
+    src = source if isinstance(source, Source) else open_source(source, columns + ([id] if id else []) + extra,
+                                                                batch_rows)
     src.columns = columns + ([id] if id else [])
     check_types(src, weight, rules)
+    overlapping = [c for c, r in rules.items() if r.name in OVERLAPPING]
+    if overlapping:
+        if len(evidence) != 1:
+            raise DcbError(f"rule {rules[overlapping[0]].spec()} makes overlapping fibers on one numeric column; "
+                           f"it must be the only evidence column (got {', '.join(evidence)})")
+        from .windows import audit_windows
+
+        rule = resolve_window(src, rules[evidence[0]])
+        return audit_windows(src, evidence[0], action, weight, rule, int(min_support), thin, nulls)
+    rules = resolve_quantiles(src, rules)
 
     from .engines.local import run_partials
 

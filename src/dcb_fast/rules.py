@@ -58,6 +58,8 @@ class Edges(Rule):
 
     def __init__(self, edges, source: str | None = None):
         e = np.unique(np.asarray(edges, dtype=np.float64))
+        if len(e) == 1 and source is not None:  # quantiles of a constant column: one closed bin [v, v]
+            e = np.array([e[0], e[0]])
         if len(e) < 2 or not np.all(np.isfinite(e)):
             raise DcbError(f"edges rule needs at least two distinct finite edges, got {list(edges)}")
         self.edges = e
@@ -77,8 +79,7 @@ class Edges(Rule):
         return "edges:" + ",".join(repr(float(x)) for x in self.edges)
 
     def describe(self):
-        d = {"rule": self.source or "edges", "edges": [float(x) for x in self.edges]}
-        return d
+        return {"rule": self.source or "edges", "edges": [float(x) for x in self.edges]}
 
     def decode(self, keys):
         b = keys.to_numpy(zero_copy_only=False).astype(np.float64)
@@ -129,6 +130,69 @@ class Width(Rule):
         return {"": pa.array(labels, pa.string()), "lo": pa.array(lo, mask=~ok), "hi": pa.array(hi, mask=~ok)}
 
 
+class Quantile(Rule):
+    """Bins at the ``n_bins`` quantiles of the column over the whole input. Resolved to
+    :class:`Edges` by a pass over the column before counting (exact, see ``quantiles``)."""
+
+    name = "quantile"
+
+    def __init__(self, n_bins: int):
+        if n_bins < 1:
+            raise DcbError(f"quantile rule needs at least 1 bin, got {n_bins}")
+        self.n_bins = int(n_bins)
+
+    def apply(self, arr, column):  # pragma: no cover - resolved before counting
+        raise DcbError(f"rule {self.spec()} for '{column}' must be resolved to edges before counting")
+
+    def spec(self):
+        return f"quantile:{self.n_bins}"
+
+    def describe(self):
+        return {"rule": self.spec()}
+
+
+class Window(Rule):
+    """Overlapping fibers: row i's fiber is every row j with |v_i - v_j| <= tol. The tolerance
+    is a number, or the mean (``mae``) or 80th percentile (``q80``) of |error column|."""
+
+    name = "window"
+
+    def __init__(self, tol: float | None = None, stat: str | None = None, column: str | None = None):
+        if tol is not None and not (tol >= 0 and math.isfinite(tol)):
+            raise DcbError(f"window tolerance must be a finite number >= 0, got {tol}")
+        self.tol, self.stat, self.column = tol, stat, column
+
+    def spec(self):
+        return f"window:{self.stat}:{self.column}" if self.stat else f"window:{self.tol!r}"
+
+    def describe(self):
+        d = {"rule": self.spec(), "tolerance": self.tol}
+        if self.stat:
+            d["tolerance_from"] = f"{'mean' if self.stat == 'mae' else '80th percentile'} of |{self.column}|"
+        return d
+
+
+class Knn(Rule):
+    """Overlapping fibers: row i's fiber is the ``k`` rows around its position in sorted order,
+    starting at ``pos - k//2`` and shifted at the ends so that it always holds ``k`` rows."""
+
+    name = "knn"
+
+    def __init__(self, k: int):
+        if k < 1:
+            raise DcbError(f"knn rule needs k >= 1, got {k}")
+        self.k = int(k)
+
+    def spec(self):
+        return f"knn:{self.k}"
+
+    def describe(self):
+        return {"rule": self.spec(), "k": self.k}
+
+
+OVERLAPPING = ("window", "knn")
+
+
 def _numeric(arr: pa.Array, column: str, rule: str) -> np.ndarray:
     t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
     if pa.types.is_dictionary(arr.type):
@@ -139,7 +203,8 @@ def _numeric(arr: pa.Array, column: str, rule: str) -> np.ndarray:
 
 
 def parse_rule(text: str) -> Rule:
-    """Parse a rule spec: ``exact``, ``edges:e1,e2,...``, ``width:W[,origin]``.
+    """Parse a rule spec: ``exact``, ``quantile:N``, ``edges:e1,e2,...``, ``width:W[,origin]``,
+    ``window:TOL``, ``window:mae:COL``, ``window:q80:COL``, ``knn:K``.
 
     >>> parse_rule("width:0.5").spec()
     'width:0.5,0.0'
@@ -149,6 +214,15 @@ def parse_rule(text: str) -> Rule:
     try:
         if name == "exact" and not arg:
             return Exact()
+        if name == "quantile":
+            return Quantile(int(arg))
+        if name == "knn":
+            return Knn(int(arg))
+        if name == "window":
+            stat, _, col = arg.partition(":")
+            if stat in ("mae", "q80") and col:
+                return Window(stat=stat, column=col)
+            return Window(tol=float(arg))
         if name == "edges":
             return Edges([float(x) for x in arg.split(",") if x.strip()])
         if name == "width":
@@ -158,4 +232,5 @@ def parse_rule(text: str) -> Rule:
             return Width(*parts)
     except ValueError:
         pass
-    raise DcbError(f"unknown fiber rule '{text}'; use exact, edges:E1,E2,... or width:W[,ORIGIN]")
+    raise DcbError(f"unknown fiber rule '{text}'; use exact, quantile:N, edges:E1,E2,..., width:W[,ORIGIN], "
+                   "window:TOL, window:mae:COL, window:q80:COL or knn:K")
