@@ -21,6 +21,7 @@ _LAZY = {
     "certify": ("dcb_fast.certificate", "certify"),
     "Certificate": ("dcb_fast.certificate", "Certificate"),
     "coverage": ("dcb_fast.coverage", "coverage"),
+    "sweep": ("dcb_fast.sweep", "sweep"),
     "CoverageResult": ("dcb_fast.coverage", "CoverageResult"),
     "DcbError": ("dcb_fast.errors", "DcbError"),
     "parse_rule": ("dcb_fast.rules", "parse_rule"),

@@ -139,6 +139,26 @@ def _writer(path, fmt, schema, row_group_rows):
     raise ValueError(f"unknown format {fmt}")
 
 
+def predictions(rows_per_model: int = 20_000, models: int = 5, seed: int = 0) -> pa.Table:
+    """A materials-screening-like table: for each model, a predicted formation energy
+    (``pred``) of each candidate, its error against the true energy (``error``), and the
+    deployment label ``stable`` (true energy below 0). Models differ in their error spread, so
+    the evidence (the prediction) determines the label only in the tails."""
+    rng = np.random.default_rng(seed)
+    true = rng.normal(0.3, 0.6, rows_per_model)
+    parts = []
+    for m in range(models):
+        err = rng.normal(0.0, 0.08 + 0.05 * m, rows_per_model)
+        parts.append(pa.table({
+            "model": pa.array([f"model_{m}"] * rows_per_model),
+            "candidate": pa.array(np.arange(rows_per_model, dtype=np.int64)),
+            "pred": pa.array(true + err),
+            "error": pa.array(err),
+            "stable": pa.array(true < 0.0),
+        }))
+    return pa.concat_tables(parts)
+
+
 def tox21_table() -> pa.Table:
     """The paper's Tox21 audit table expanded to its 4391 compounds: ``pattern`` (the seven
     nuclear-receptor assay results joined by '|') and ``sr_p53`` (the deployment label)."""

@@ -10,6 +10,7 @@ from .certify import certify_cmd, show_cmd
 from .channels import channels_cmd
 from .coverage import coverage_cmd
 from .demo import demo_cmd
+from .sweep import sweep_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -28,3 +29,5 @@ main.add_command(channels_cmd)
 main.add_command(certify_cmd)
 main.add_command(show_cmd)
 main.add_command(coverage_cmd)
+main.add_command(sweep_cmd)
+main.add_command(__import__(f"{__package__}.report", fromlist=["report_cmd"]).report_cmd)

@@ -94,3 +94,24 @@ def render_coverage(summary: dict) -> str:
             lines.append(f"    {str(r['value']):>12}  {pct(r['benchmark_coverage'])}  {pct(r['certified_coverage'])}")
     lines += ["", "  " + summary["headline"]]
     return "\n".join(lines)
+
+
+def render_sweep(summary: dict) -> str:
+    m, p = summary["metrics"], summary["parameters"]
+    lines = [f"dcb sweep  evidence: {p['evidence']}  action: {p['action']}  models: {m['models']}", ""]
+    if m["models"] > 1:
+        lines.append(f"  {'rule':<14}{'median cert.':>14}{'mean cert.':>12}{'median amb.':>13}")
+        for r in m["by_rule"]:
+            lines.append(f"  {r['rule']:<14}{pct(r['median_certifiable']):>14}{pct(r['mean_certifiable']):>12}"
+                         f"{pct(r['median_ambiguous']):>13}")
+        lines.append("")
+    lines.append(f"  {'model':<16}{'rule':<14}{'certified':>10}{'ambiguous':>10}{'thin':>9}{'fibers':>10}"
+                 f"{'mixed':>9}{'median size':>13}")
+    for r in m["rows"][:200]:
+        lines.append(f"  {r['model'][:15]:<16}{r['rule']:<14}{pct(r['certifiable_fraction']):>10}"
+                     f"{pct(r['ambiguous_fraction']):>10}{pct(r['thin_fraction']):>9}{r['n_fibers']:>10,}"
+                     f"{r['n_mixed_fibers']:>9,}{r['median_fiber_size']:>13g}")
+    if len(m["rows"]) > 200:
+        lines.append(f"  ... {len(m['rows']) - 200} more rows in sweep.parquet / --format json")
+    lines += ["", "  " + summary["headline"]]
+    return "\n".join(lines)
