@@ -159,3 +159,35 @@ def window_oracle(values, actions, weights, rule, param, min_support=1, action_r
         "thin_fraction": float(thin / total), "decision_risk": float(risk / total),
         "n_fibers": len(windows), "n_mixed_fibers": len(mixed), "median_window_size": float(statistics.median(sizes)),
     }
+
+
+def greedy_completion_oracle(rows, evidence, action, probes, weight=None, min_support=1, target=None, costs=None):
+    """Greedy completion by regrouping every row from scratch at every step and for every probe."""
+    def certified(cols):
+        fib = defaultdict(lambda: [0, Fraction(0), set()])
+        for r in rows:
+            key = tuple(r[c] for c in cols)
+            f = fib[key]
+            f[0] += 1
+            f[1] += Fraction(r[weight]) if weight else 1
+            f[2].add(r[action])
+        total = sum(f[1] for f in fib.values())
+        cert = sum(f[1] for f in fib.values() if f[0] >= min_support and len(f[2]) == 1)
+        return cert, total
+
+    selected = list(evidence)
+    cert, total = certified(selected)
+    curve = [(None, float(cert / total))]
+    pool = sorted(probes)
+    while pool and not (target is not None and cert / total >= target):
+        scored = []
+        for p in pool:
+            c, _ = certified(selected + [p])
+            merit = (c - cert) / Fraction(costs.get(p, 1.0)) if costs else c
+            scored.append((merit, p, c))
+        best = max(m for m, _, _ in scored)
+        _, p, cert = next(s for s in scored if s[0] == best)
+        pool.remove(p)
+        selected.append(p)
+        curve.append((p, float(cert / total)))
+    return curve

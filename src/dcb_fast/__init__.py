@@ -22,6 +22,7 @@ _LAZY = {
     "Certificate": ("dcb_fast.certificate", "Certificate"),
     "coverage": ("dcb_fast.coverage", "coverage"),
     "sweep": ("dcb_fast.sweep", "sweep"),
+    "complete": ("dcb_fast.completion", "complete"),
     "CoverageResult": ("dcb_fast.coverage", "CoverageResult"),
     "DcbError": ("dcb_fast.errors", "DcbError"),
     "parse_rule": ("dcb_fast.rules", "parse_rule"),

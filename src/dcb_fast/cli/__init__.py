@@ -8,6 +8,7 @@ from .. import __version__
 from .audit import audit_cmd
 from .certify import certify_cmd, show_cmd
 from .channels import channels_cmd
+from .complete import complete_cmd
 from .coverage import coverage_cmd
 from .demo import demo_cmd
 from .sweep import sweep_cmd
@@ -30,4 +31,5 @@ main.add_command(certify_cmd)
 main.add_command(show_cmd)
 main.add_command(coverage_cmd)
 main.add_command(sweep_cmd)
+main.add_command(complete_cmd)
 main.add_command(__import__(f"{__package__}.report", fromlist=["report_cmd"]).report_cmd)

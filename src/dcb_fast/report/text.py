@@ -115,3 +115,29 @@ def render_sweep(summary: dict) -> str:
         lines.append(f"  ... {len(m['rows']) - 200} more rows in sweep.parquet / --format json")
     lines += ["", "  " + summary["headline"]]
     return "\n".join(lines)
+
+
+def render_completion(summary: dict) -> str:
+    m, p = summary["metrics"], summary["parameters"]
+    held = p.get("holdout") is not None
+    lines = [f"dcb complete  evidence: {', '.join(p['evidence'])}  action: {p['action']}  "
+             f"probes: {', '.join(p['probes'])}  min support: {p['min_support']}", ""]
+    head = f"  {'step':>4}  {'probe':<20}{'cost':>7}{'certified':>11}{'ambiguous':>11}{'thin':>9}{'fibers':>10}{'mixed':>9}"
+    if held:
+        head += f"{'held-out cert.':>16}{'error|cert':>12}"
+    lines.append(head)
+    prev = None
+    for s in m["curve"]:
+        mark = " (falls)" if prev is not None and s["certifiable_fraction"] < prev else ""
+        line = (f"  {s['step']:>4}  {str(s['probe'] or '(evidence)'):<20}{s['cost']:>7g}{pct(s['certifiable_fraction']):>11}"
+                f"{pct(s['ambiguous_fraction']):>11}{pct(s['thin_fraction']):>9}{s['n_fibers']:>10,}{s['n_mixed_fibers']:>9,}")
+        if held:
+            line += f"{pct(s['holdout_certified_fraction']):>16}{pct(s['holdout_error_among_certified']):>12}"
+        lines.append(line + mark)
+        prev = s["certifiable_fraction"]
+    lines.append("")
+    if m["curve_falls_at"]:
+        lines.append(f"  the curve falls at step {', '.join(map(str, m['curve_falls_at']))}: with min support "
+                     f"{p['min_support']}, finer fibers get too thin to certify")
+    lines.append("  " + summary["headline"])
+    return "\n".join(lines)

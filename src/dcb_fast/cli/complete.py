@@ -1,0 +1,69 @@
+"""``dcb complete``: which probe to measure next, the completion curve and its cost."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .options import _csv_list, columns, handle_errors, note, parse_rules, reading
+
+
+def _costs(ctx, param, value):
+    out = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, cost = item.partition("=")
+        try:
+            out[name.strip()] = float(cost)
+        except ValueError:
+            raise click.BadParameter(f"'{item}' is not PROBE=COST (e.g. probe_gpu=3.5)") from None
+        if not sep:
+            raise click.BadParameter(f"'{item}' is not PROBE=COST (e.g. probe_gpu=3.5)")
+    return out
+
+
+@click.command("complete")
+@click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
+@columns
+@click.option("--probes", "-p", required=True, callback=_csv_list, metavar="COLS",
+              help="Candidate probe columns, comma-separated (measurements that could join the evidence).")
+@click.option("--min-support", "-s", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--thin", type=click.Choice(["ambiguous", "skip"]), default="ambiguous", show_default=True)
+@click.option("--target", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Stop once this certifiable fraction is reached; reports the completion cost.")
+@click.option("--cost", "costs", callback=_costs, default=None, metavar="P=C,...",
+              help="Per-probe costs: pick by certified gain per unit cost; reports the cumulative cost.")
+@click.option("--holdout", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Choose probes on the rest and score every step on this held-out fraction of rows.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
+@click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
+              help="Write summary.json and completion_curve.parquet (or .csv) here.")
+@click.option("--table-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@reading
+@handle_errors
+def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_support, thin, target, costs, holdout,
+                 seed, out_dir, table_format, fmt, batch_rows, threads, quiet):
+    """Greedy completion: which probe, added to the EVIDENCE, certifies the most traffic; the
+    curve as probes are added, and the cost of reaching a target.
+
+    \b
+    Example:
+      dcb complete log.parquet -e lang,domain -a route -p gpu,latency,locale -s 5 --target 0.8
+    """
+    from ..completion import complete
+    from ..report.text import render_completion
+
+    if out_dir is not None:
+        from ..io.writers import prepare_dir
+
+        prepare_dir(out_dir)
+    result = complete(list(source), evidence, action, probes, weight=weight, min_support=min_support, target=target,
+                      costs=costs, holdout=holdout, seed=seed, thin=thin, nulls=nulls, rules=parse_rules(rules),
+                      batch_rows=batch_rows, threads=threads, progress=None if not quiet else False)
+    if out_dir is not None:
+        paths = result.write(out_dir, table_format)
+        note(quiet, "wrote " + ", ".join(paths.values()))
+    click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_completion(result.summary))
