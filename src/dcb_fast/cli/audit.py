@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import columns, handle_errors, note, parse_rules, reading
+from .report import check_report_path, emit_report, report_option
 
 
 @click.command("audit")
@@ -25,10 +26,11 @@ from .options import columns, handle_errors, note, parse_rules, reading
 @click.option("--no-cases", is_flag=True, help="With --out, skip the second pass that writes ambiguous_cases.parquet.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="stdout: a readable table, or the summary JSON.")
+@report_option
 @reading
 @handle_errors
 def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_support, thin, out_dir, fiber_format,
-              max_fibers, no_cases, fmt, batch_rows, threads, quiet):
+              max_fibers, no_cases, fmt, batch_rows, threads, quiet, report_path):
     """Audit whether ACTION is determined by the EVIDENCE columns of SOURCE.
 
     SOURCE: Parquet, Arrow IPC/Feather or CSV files, directories or globs.
@@ -44,6 +46,7 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
         from ..io.writers import prepare_dir
 
         prepare_dir(out_dir)
+    check_report_path(report_path)
     result = audit(list(source), evidence=evidence, action=action, weight=weight, id=id_col,
                    min_support=min_support, thin=thin, nulls=nulls, rules=parse_rules(rules),
                    batch_rows=batch_rows, threads=threads, progress=None if not quiet else False,
@@ -51,6 +54,7 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
     if out_dir is not None:
         paths = result.write(out_dir, fiber_format=fiber_format, cases=not no_cases)
         note(quiet, "wrote " + ", ".join(paths.values()))
+    emit_report(report_path, result.summary, {"fibers": result.fibers}, quiet)
     for w in result.summary["warnings"]:
         note(quiet, f"warning: {w}")
     if fmt == "json":

@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import handle_errors, note
+from .report import check_report_path, emit_report, report_option
 
 
 @click.command("channels")
@@ -25,9 +26,10 @@ from .options import handle_errors, note
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="stdout: a readable table, or the summary JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No notes on stderr.")
+@report_option
 @handle_errors
 def channels_cmd(source, pred, bench_label, deploy_label, deploy_pred, alpha, group_by, calib_fraction, seed,
-                 fmt, quiet):
+                 fmt, quiet, report_path):
     """Calibrate a split-conformal interval on the benchmark labels of SOURCE and measure how
     much of the deployment labels it covers (transfer), next to an interval calibrated on the
     deployment labels themselves (oracle).
@@ -40,9 +42,11 @@ def channels_cmd(source, pred, bench_label, deploy_label, deploy_pred, alpha, gr
     """
     from ..channels import check_channels
 
+    check_report_path(report_path)
     summary = check_channels(list(source), pred=pred, bench_label=bench_label, deploy_label=deploy_label,
                              alpha=alpha, group_by=group_by, calib_fraction=calib_fraction, seed=seed,
                              deploy_pred=deploy_pred)
+    emit_report(report_path, summary, None, quiet)
     for w in summary["warnings"]:
         note(quiet, f"warning: {w}")
     if fmt == "json":

@@ -1,0 +1,121 @@
+"""Aggregates of the per-fiber table for the report, computed with pyarrow compute.
+
+The fiber table may hold millions of rows; the report only ever sees what these functions
+return: the top ``k`` mixed fibers (selected with ``select_k_unstable``, a linear-time
+partial selection, before any Python object is built), sums per class and action, and a
+histogram over power-of-two fiber sizes (at most 64 bins).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+CLASSES = ("certified", "ambiguous", "thin")
+
+
+@dataclass
+class FiberLayout:
+    """Where things are in a fiber table (written by :func:`dcb_fast.metrics.fiber_table`)."""
+
+    evidence: list[str]  # columns before ``rows`` (binned columns as col, col.lo, col.hi)
+    actions: list[str]  # action labels, in table order
+    mix: dict[str, str]  # action label -> its weight column (``weight[a]``, else ``rows[a]``)
+    weighted: bool
+
+
+def layout(fibers: pa.Table) -> FiberLayout | None:
+    """Read the layout of a fiber table; ``None`` when it is not one (the report then skips
+    the sections that need it)."""
+    names = fibers.column_names
+    need = ("rows", "n_actions", "class")
+    if any(n not in names for n in need):
+        return None
+    i = names.index("rows")
+    actions, mix = [], {}
+    for n in names[i + 1:]:
+        if n.startswith("rows[") and n.endswith("]"):
+            a = n[5:-1]
+            actions.append(a)
+            mix[a] = f"weight[{a}]" if f"weight[{a}]" in names else n
+    weighted = any(c.startswith("weight[") for c in mix.values())
+    return FiberLayout(names[:i], actions, mix, weighted)
+
+
+def _weight(fibers: pa.Table):
+    return fibers.column("weight") if "weight" in fibers.column_names else fibers.column("rows")
+
+
+def top_mixed(fibers: pa.Table, k: int = 50) -> tuple[pa.Table, int]:
+    """The ``k`` mixed fibers (two or more actions) with the most weight (ties: more rows, then
+    table order, which is evidence order), heaviest first; and the number of mixed fibers."""
+    mask = pc.greater(fibers.column("n_actions"), 1)
+    n_mixed = int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
+    if n_mixed == 0 or k <= 0:
+        return fibers.slice(0, 0), n_mixed
+    idx = pc.indices_nonzero(mask)
+    keys = pa.table({"w": pc.take(_weight(fibers), idx), "r": pc.take(fibers.column("rows"), idx), "i": idx})
+    order = [("w", "descending"), ("r", "descending"), ("i", "ascending")]
+    top = keys.take(pc.select_k_unstable(keys, min(k, n_mixed), order)).sort_by(order)
+    return fibers.take(top.column("i")), n_mixed
+
+
+def _class_codes(fibers: pa.Table) -> np.ndarray:
+    """Class per fiber as 0 certified, 1 ambiguous, 2 thin, 3 anything else."""
+    col = fibers.column("class")
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, col.type.value_type)
+    codes = pc.index_in(col, value_set=pa.array(CLASSES))
+    return pc.fill_null(codes, 3).to_numpy().astype(np.int64)
+
+
+def action_totals(fibers: pa.Table, lay: FiberLayout) -> dict[str, float]:
+    """Weight per action over all fibers."""
+    return {a: float(pc.sum(fibers.column(c)).as_py() or 0.0) for a, c in lay.mix.items()}
+
+
+def class_by_action(fibers: pa.Table, lay: FiberLayout, actions: list[str]) -> dict[str, dict[str, float]]:
+    """For each of ``actions``: its weight in certified, ambiguous and thin fibers."""
+    codes = _class_codes(fibers)
+    out = {}
+    for a in actions:
+        w = fibers.column(lay.mix[a]).to_numpy().astype(np.float64)
+        sums = np.bincount(codes, weights=w, minlength=4)
+        out[a] = {c: float(sums[i]) for i, c in enumerate(CLASSES)}
+    return out
+
+
+def size_profile(fibers: pa.Table) -> list[dict]:
+    """Fibers and weight per power-of-two size bin, the weight split by class:
+    ``[{min_rows, max_rows, fibers, weight: {class: w}}]`` (bins with no fiber left out)."""
+    rows = fibers.column("rows").to_numpy()
+    if len(rows) == 0:
+        return []
+    w = _weight(fibers).to_numpy().astype(np.float64)
+    b = np.floor(np.log2(np.maximum(rows, 1).astype(np.float64))).astype(np.int64)
+    codes = _class_codes(fibers)
+    nb = int(b.max()) + 1
+    count = np.bincount(b, minlength=nb)
+    weight = np.bincount(b * 4 + codes, weights=w, minlength=nb * 4).reshape(nb, 4)
+    out = []
+    for i in range(nb):
+        if count[i]:
+            out.append({"min_rows": 1 << i, "max_rows": (1 << (i + 1)) - 1, "fibers": int(count[i]),
+                        "weight": {c: float(weight[i, j]) for j, c in enumerate(CLASSES)}})
+    return out
+
+
+def shown_evidence(lay: FiberLayout, evidence: list[str] | None = None, limit: int = 8) -> list[str]:
+    """Evidence columns worth a table column: the parameters' evidence when the table has them,
+    binned columns by their label only, at most ``limit``."""
+    cols = [c for c in (evidence or []) if c in lay.evidence] or [
+        c for c in lay.evidence if not ((c.endswith(".lo") or c.endswith(".hi")) and c[:-3] in lay.evidence)]
+    return cols[:limit]
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
