@@ -98,13 +98,20 @@ def resolve_rules(evidence, rules) -> dict[str, Rule]:
 
 def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, thin: str = "ambiguous",
           nulls: str = "drop", rules=None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
-          progress: bool | None = False, max_fibers: int | None = None) -> "AuditResult":
+          progress: bool | None = False, max_fibers: int | None = None, scheduler=None,
+          checkpoint: str | None = None) -> "AuditResult":
     """Audit whether ``action`` is determined by the ``evidence`` columns.
 
     Rows are grouped into evidence fibers (identical evidence values); a fiber is certified when
     one action occurs in it and its support is at least ``min_support``, ambiguous when it is
     mixed, thin when its support is lower. ``source`` is a path, glob, directory, list of paths,
     or an Arrow table / record batch / pandas DataFrame.
+
+    ``scheduler`` runs the audit on Dask (``engines.dask``): a ``distributed.Client``, a scheduler
+    address (``tcp://host:8786``) or ``local:N`` (a local cluster of N worker processes).
+    ``checkpoint`` is a directory that keeps every finished file's partial state, so a re-run
+    after a failure computes only the rest (``engines.checkpoint``). Results are identical to
+    the plain local run; ``result.run_info`` tells what was computed and what was reused.
 
     >>> t = pa.table({"lang": ["en", "en", "fr", "de"], "route": ["a", "b", "a", "a"]})
     >>> r = audit(t, evidence=["lang"], action="route")
@@ -130,11 +137,30 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         if len(evidence) != 1:
             raise DcbError(f"rule {rules[overlapping[0]].spec()} makes overlapping fibers on one numeric column; "
                            f"it must be the only evidence column (got {', '.join(evidence)})")
+        if scheduler is not None or checkpoint is not None:
+            raise DcbError(f"rule {rules[overlapping[0]].spec()} (overlapping fibers) runs in one process; "
+                           "drop --scheduler and --checkpoint for it")
         from .windows import audit_windows
 
         rule = resolve_window(src, rules[evidence[0]])
         return audit_windows(src, evidence[0], action, weight, rule, int(min_support), thin, nulls)
     rules = resolve_quantiles(src, rules)
+    if scheduler is not None or checkpoint is not None:
+        from .engines.checkpoint import PartialSpec
+
+        spec = PartialSpec.of(src, evidence, action, weight, nulls, rules, max_fibers)
+        with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
+            if scheduler is not None:
+                from .engines.dask import run_dask
+
+                state, run = run_dask(src, spec, scheduler, checkpoint=checkpoint, threads=threads, progress=bar)
+            else:
+                from .engines.checkpoint import run_local
+
+                state, run = run_local(src, spec, checkpoint, threads=threads, progress=bar)
+        result = AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id)
+        result.run_info = dict(run, engine="dask" if scheduler is not None else "local", checkpoint=checkpoint)
+        return result
 
     from .engines.local import run_partials
 
@@ -157,6 +183,7 @@ class AuditResult:
         self._fib = fib
         self.id = id
         self._fibers: pa.Table | None = None
+        self.run_info: dict = {"engine": "local", "checkpoint": None}  # engines add their counters
 
     @classmethod
     def from_state(cls, state: FiberState, source: Source | None = None, min_support: int = 1,

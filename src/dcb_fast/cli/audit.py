@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .engine import engine_options, note_run, warnings_as_notes
 from .options import columns, handle_errors, note, parse_rules, reading
 from .report import check_report_path, emit_report, report_option
 
@@ -27,10 +28,11 @@ from .report import check_report_path, emit_report, report_option
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="stdout: a readable table, or the summary JSON.")
 @report_option
+@engine_options
 @reading
 @handle_errors
 def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_support, thin, out_dir, fiber_format,
-              max_fibers, no_cases, fmt, batch_rows, threads, quiet, report_path):
+              max_fibers, no_cases, fmt, batch_rows, threads, quiet, report_path, scheduler, checkpoint):
     """Audit whether ACTION is determined by the EVIDENCE columns of SOURCE.
 
     SOURCE: Parquet, Arrow IPC/Feather or CSV files, directories or globs.
@@ -38,6 +40,7 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
     \b
     Example:
       dcb audit logs/*.parquet -e lang,domain,score_bin -a route -w requests -o audit/
+      dcb audit logs/ -e lang,domain -a route --scheduler local:2 --checkpoint ckpt/
     """
     from ..auditing import audit
     from ..report.text import render_audit
@@ -47,10 +50,12 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
 
         prepare_dir(out_dir)
     check_report_path(report_path)
-    result = audit(list(source), evidence=evidence, action=action, weight=weight, id=id_col,
-                   min_support=min_support, thin=thin, nulls=nulls, rules=parse_rules(rules),
-                   batch_rows=batch_rows, threads=threads, progress=None if not quiet else False,
-                   max_fibers=max_fibers)
+    with warnings_as_notes(quiet):
+        result = audit(list(source), evidence=evidence, action=action, weight=weight, id=id_col,
+                       min_support=min_support, thin=thin, nulls=nulls, rules=parse_rules(rules),
+                       batch_rows=batch_rows, threads=threads, progress=None if not quiet else False,
+                       max_fibers=max_fibers, scheduler=scheduler, checkpoint=checkpoint)
+    note_run(quiet, result.run_info)
     if out_dir is not None:
         paths = result.write(out_dir, fiber_format=fiber_format, cases=not no_cases)
         note(quiet, "wrote " + ", ".join(paths.values()))

@@ -1,0 +1,255 @@
+"""Run an audit on a Dask cluster (``pip install 'dcb-fast[dask]'``).
+
+Each task reads its own part of the input (a file, or a run of row groups of a big Parquet file)
+with pyarrow, counts it into a :class:`~dcb_fast.fibers.FiberState` and returns the state as
+Arrow IPC bytes; a tree of merge tasks (``split_every`` partials per merge) combines IPC bytes
+into IPC bytes on the workers. Only partial states move between processes, never rows. The
+client turns the last state into the result exactly as the local engine does, and since merging
+is exact and order-free, the outputs are identical to a local run.
+
+Dask is imported only when this engine runs, so the core install never needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+
+from ..errors import DcbError
+from ..fibers import FiberState
+from ..io.sources import Source
+from .checkpoint import (DEFAULT_PART_ROWS, Checkpoint, PartialSpec, add_stats, compute_part, emit, fingerprint,
+                         new_stats, part_source, plan_parts, save_part, stored_or_none)
+
+DEFAULT_SPLIT_EVERY = 8
+PLUGIN_NAME = "dcb-fast"
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise DcbError("the Dask engine needs dask.distributed, which is not installed; "
+                       "pip install 'dcb-fast[dask]'") from None
+    return distributed
+
+
+def usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def parse_local(scheduler: str) -> int | None:
+    """The worker count of ``local:N`` (None for any other address)."""
+    if not scheduler.startswith("local:") and scheduler != "local":
+        return None
+    n = scheduler.partition(":")[2]
+    if not n.isdigit() or int(n) < 1:
+        raise DcbError(f"--scheduler '{scheduler}' needs a positive worker count, e.g. local:2")
+    return int(n)
+
+
+@contextlib.contextmanager
+def connect(scheduler, threads: int | None = None, timeout: float | None = None):
+    """A ``distributed.Client`` for ``scheduler``: an existing Client (left open), ``local:N``
+    (a LocalCluster of N worker processes, started and closed here) or a scheduler address.
+
+    ``local:N`` gives each worker one Dask thread and ``cores // N`` dcb_fast threads
+    (``DCB_FAST_THREADS``, or ``threads``), so processes x threads never exceeds the cores."""
+    distributed = _distributed()
+    if isinstance(scheduler, distributed.Client):
+        yield scheduler
+        return
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise DcbError(f"--scheduler must be an address such as tcp://host:8786 or local:N, not {scheduler!r}")
+    scheduler = scheduler.strip()
+    n = parse_local(scheduler)
+    if n is not None:
+        per = threads or max(1, usable_cpus() // n)
+        env = {"DCB_FAST_THREADS": str(per)}
+        for var in ("DCB_FAST_CACHE_DIR", "DCB_FAST_NO_CACHE"):
+            if os.environ.get(var):
+                env[var] = os.environ[var]
+        try:
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=logging.ERROR, env=env)
+        except Exception as exc:  # noqa: BLE001 - any start failure is reported in one line
+            raise DcbError(f"could not start a local Dask cluster of {n} workers ({type(exc).__name__}: "
+                           f"{_first_line(exc)}); in a script, call the audit under `if __name__ == '__main__':`") from None
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    if timeout is None:
+        timeout = float(os.environ.get("DCB_FAST_CONNECT_TIMEOUT", "10"))
+    _probe(scheduler, timeout)
+    try:
+        client = distributed.Client(scheduler, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - whatever answered there is not a scheduler we can use
+        raise DcbError(_unreachable(scheduler, f"{type(exc).__name__}: {_first_line(exc)}"[:200])) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _unreachable(scheduler: str, why: str) -> str:
+    return (f"cannot reach the Dask scheduler at '{scheduler}' ({why}); check the address and that "
+            "`dask scheduler` runs there, or use --scheduler local:N")
+
+
+def _probe(scheduler: str, timeout: float) -> None:
+    """Check the address, and for TCP that something listens there, before a Client exists: a
+    Client that cannot connect leaves a traceback on stderr (and a long wait) when collected."""
+    import socket
+
+    from distributed.comm.addressing import get_address_host_port
+
+    try:
+        host, port = get_address_host_port(scheduler)
+    except ValueError as exc:
+        raise DcbError(f"--scheduler '{scheduler}' is not a scheduler address ({_first_line(exc)}); "
+                       "use tcp://host:8786 or local:N") from None
+    if scheduler.startswith("tcp://") or "://" not in scheduler:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except socket.timeout:
+            raise DcbError(_unreachable(scheduler, f"no answer within {timeout:g} s")) from None
+        except OSError as exc:
+            raise DcbError(_unreachable(scheduler, exc.strerror or type(exc).__name__)) from None
+
+
+def task_threads(threads: int | None = None) -> int:
+    """Threads (and fiber-table shards) for one task on this worker: ``threads`` when given, else
+    ``DCB_FAST_THREADS``, else the usable cores shared among the worker's Dask threads."""
+    if threads:
+        return int(threads)
+    if os.environ.get("DCB_FAST_THREADS"):
+        from .._jit import default_threads
+
+        return default_threads()
+    try:
+        from distributed import get_worker
+
+        nthreads = get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        nthreads = 1
+    return max(1, usable_cpus() // max(1, nthreads))
+
+
+# -- tasks (run on the workers) -----------------------------------------------------------------
+def part_task(src: Source, part, spec: PartialSpec, checkpoint: str | None, threads: int | None):
+    """One part to (IPC bytes of its partial state, counters): reused from the checkpoint when it
+    holds this part for unchanged input, else read, counted and stored."""
+    stats = new_stats(1)
+    store = fp = None
+    if checkpoint is not None:
+        store = Checkpoint(checkpoint, spec, create=False)
+        fp = fingerprint(src, part, spec)
+    data = stored_or_none(store, fp, part.label, stats)
+    if data is not None:
+        stats["reused"] = 1
+        return data, stats
+    data = compute_part(src, part, spec, task_threads(threads)).to_ipc()
+    save_part(store, fp, data, part.label, stats)
+    stats["computed"] = 1
+    stats["computed_parts"] = [part.label]
+    return data, stats
+
+
+def merge_task(*partials, threads: int | None = None):
+    """Merge (IPC bytes, counters) pairs into one, starting from the largest state."""
+    partials = sorted(partials, key=lambda p: len(p[0]), reverse=True)
+    shards = task_threads(threads)
+    state = FiberState.from_ipc(partials[0][0], shards=shards)
+    stats = partials[0][1]
+    for data, st in partials[1:]:
+        state.merge(FiberState.from_ipc(data, shards=shards))
+        stats = add_stats(stats, st)
+    return state.to_ipc(), stats
+
+
+# -- the client side -----------------------------------------------------------------------------
+def register_plugin(client, threads: int | None = None) -> None:
+    """Warm the kernels on every worker, now and on workers that join later (see
+    :class:`~dcb_fast.engines.dask_worker.WarmupPlugin`)."""
+    from .dask_worker import WarmupPlugin
+
+    client.register_plugin(WarmupPlugin(threads=threads), name=PLUGIN_NAME)
+
+
+def run_dask(src: Source, spec: PartialSpec, scheduler, checkpoint: str | None = None, threads: int | None = None,
+             progress=None, split_every: int = DEFAULT_SPLIT_EVERY,
+             part_rows: int = DEFAULT_PART_ROWS) -> tuple[FiberState, dict]:
+    """Audit ``src`` on a Dask cluster; returns the merged state and the run's counters.
+
+    ``scheduler`` is a ``distributed.Client``, a scheduler address or ``local:N``;
+    ``checkpoint`` a directory that the client and every worker can read and write."""
+    if split_every < 2:
+        raise DcbError(f"split_every must be at least 2, got {split_every}")
+    distributed = _distributed()
+    parts = plan_parts(src, part_rows)
+    store = None
+    if checkpoint is not None:
+        for p in parts[:1]:
+            fingerprint(src, p, spec)  # in-memory tables cannot be checkpointed: fail before the cluster starts
+        store = Checkpoint(checkpoint, spec)
+    with connect(scheduler, threads=threads) as client:
+        register_plugin(client, threads)
+        if store is not None:
+            _check_shared(client, store)
+        run = uuid.uuid4().hex[:8]
+        futures = []
+        for i, p in enumerate(parts):
+            one, local = part_source(src, p)
+            futures.append(client.submit(part_task, one, local, spec, checkpoint and os.path.abspath(checkpoint),
+                                         threads, key=f"dcb-part-{run}-{i}", pure=False))
+        rows = {f.key: p.rows or 0 for f, p in zip(futures, parts)}
+        level, depth = futures, 0
+        while len(level) > 1:
+            level = [client.submit(merge_task, *level[j:j + split_every], threads=threads,
+                                   key=f"dcb-merge-{run}-{depth}-{j // split_every}", pure=False)
+                     for j in range(0, len(level), split_every)]
+            depth += 1
+        final = level[0]
+        del level
+        try:
+            done = distributed.as_completed(futures)
+            futures = None  # held only by as_completed now: a partial is released once merged
+            for fut in done:
+                if fut.status == "error":
+                    fut.result()  # raises the task's error here, without waiting for the rest
+                if progress is not None:
+                    progress.add(rows[fut.key])
+            fut = done = None
+            data, stats = final.result()
+        except distributed.KilledWorker as exc:
+            raise DcbError(f"Dask workers died repeatedly while running a task ({exc}); give the workers more "
+                           "memory or use smaller --batch-rows; with --checkpoint a re-run keeps finished parts") from None
+        finally:
+            client.cancel([final])
+        n_workers = len(client.scheduler_info().get("workers", {}))
+    state = FiberState.from_ipc(data, shards=threads)
+    stats = dict(stats, workers=n_workers, split_every=split_every, computed_parts=sorted(stats["computed_parts"]))
+    emit(stats)
+    return state, stats
+
+
+def _check_shared(client, store: Checkpoint) -> None:
+    """Every worker must see the checkpoint directory the client just wrote to."""
+    seen = client.run(os.path.isfile, store.marker)
+    blind = sorted(w for w, ok in seen.items() if not ok)
+    if blind:
+        raise DcbError(f"checkpoint directory '{store.root}' is not visible from worker {blind[0]}; put it on a "
+                       "filesystem that the client and all workers share")

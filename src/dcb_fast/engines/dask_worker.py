@@ -1,0 +1,51 @@
+"""The worker side of the Dask engine: a plugin that prepares every worker before its first task.
+
+Imported only when the Dask engine runs (it needs ``distributed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+
+class WarmupPlugin(WorkerPlugin):
+    """On worker start (and on every worker that joins later): set the thread budget and compile
+    the kernels once, by running :func:`dcb_fast.warmup.warmup` (a tiny audit).
+
+    The numba cache directory is the worker's ``DCB_FAST_CACHE_DIR`` (or ``cache_dir`` here):
+    with a warm cache, e.g. one baked into the cluster image by ``dcb warmup``, a worker loads
+    the kernels instead of compiling them. Threads: ``threads``, else the worker's
+    ``DCB_FAST_THREADS``, else its usable cores over its Dask threads; pyarrow's CPU pool is
+    capped at the same number so that processes x threads does not oversubscribe the cores.
+    What the warm-up found is kept in ``worker.dcb_fast_warmup``.
+    """
+
+    idempotent = False
+
+    def __init__(self, threads: int | None = None, cache_dir: str | None = None):
+        self.threads = threads
+        self.cache_dir = cache_dir
+
+    async def setup(self, worker):
+        if self.cache_dir:
+            os.environ.setdefault("DCB_FAST_CACHE_DIR", self.cache_dir)  # read when _jit is first imported
+        # compiling can take many seconds on a cold cache: keep the worker's event loop answering
+        info = await asyncio.get_running_loop().run_in_executor(None, self._warm, worker.state.nthreads)
+        worker.dcb_fast_warmup = info
+
+    def _warm(self, nthreads: int) -> dict:
+        import pyarrow as pa
+
+        from .._jit import default_threads
+        from ..warmup import warmup
+        from .dask import usable_cpus
+
+        threads = self.threads or (default_threads() if os.environ.get("DCB_FAST_THREADS")
+                                   else max(1, usable_cpus() // max(1, nthreads)))
+        pa.set_cpu_count(max(1, threads * max(1, nthreads)))
+        info = warmup(threads=threads)
+        info["task_threads"] = threads
+        return info
