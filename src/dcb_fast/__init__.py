@@ -23,6 +23,7 @@ _LAZY = {
     "coverage": ("dcb_fast.coverage", "coverage"),
     "sweep": ("dcb_fast.sweep", "sweep"),
     "complete": ("dcb_fast.completion", "complete"),
+    "replay": ("dcb_fast.replaying", "replay"),
     "CoverageResult": ("dcb_fast.coverage", "CoverageResult"),
     "DcbError": ("dcb_fast.errors", "DcbError"),
     "parse_rule": ("dcb_fast.rules", "parse_rule"),

@@ -156,3 +156,23 @@ def mean_abs(read_batches) -> float:
     if n == 0:
         raise DcbError("no non-null values to compute the mean absolute error from")
     return math.fsum(np.concatenate(total)) / n
+
+
+def mean_signed(read_batches) -> float:
+    """Mean of a streamed numeric column (nulls and NaN left out), correctly rounded."""
+    vals, n = [], 0
+    for arr in read_batches():
+        arr = A.as_array(arr)
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.cast(arr.type.value_type)
+        if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
+            raise DcbError(f"a score column must be numeric, got {arr.type}")
+        v = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        ok = ~np.isnan(v)
+        if arr.null_count:
+            ok &= arr.is_valid().to_numpy(zero_copy_only=False)
+        vals.append(v[ok])
+        n += int(ok.sum())
+    if n == 0:
+        raise DcbError("no non-null values to compute a mean from")
+    return math.fsum(np.concatenate(vals)) / n

@@ -12,6 +12,7 @@ from .complete import complete_cmd
 from .coverage import coverage_cmd
 from .demo import demo_cmd
 from .replay import replay_cmd
+from .replay import replay_cmd
 from .sweep import sweep_cmd
 
 
@@ -33,6 +34,7 @@ main.add_command(show_cmd)
 main.add_command(coverage_cmd)
 main.add_command(sweep_cmd)
 main.add_command(complete_cmd)
+main.add_command(replay_cmd)
 main.add_command(replay_cmd)
 main.add_command(__import__(f"{__package__}.report", fromlist=["report_cmd"]).report_cmd)
 main.add_command(__import__(f"{__package__}.warmup", fromlist=["warmup_cmd"]).warmup_cmd)

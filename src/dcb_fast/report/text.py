@@ -141,3 +141,27 @@ def render_completion(summary: dict) -> str:
                      f"{p['min_support']}, finer fibers get too thin to certify")
     lines.append("  " + summary["headline"])
     return "\n".join(lines)
+
+
+def render_replay(summary: dict) -> str:
+    m, p = summary["metrics"], summary["parameters"]
+    what = ", ".join(p["evidence"]) if "evidence" in p else ", ".join(p["models"])
+    lines = [f"dcb replay  {what}  action: {p['action']}  {m['splits']} splits, calibration "
+             f"{p['calib_fraction']:.0%}, min support {p['min_support']}, seed {p['seed']}", "",
+             f"  {'policy':<22}{'certified':>11}{'err|cert':>10}{'false dec.':>12}{'acquired':>10}   (mean; p10-p90 of false dec.)"]
+    for pol, v in m["policies"].items():
+        fd = v["false_decisions"]
+        lines.append(f"  {pol.replace('_', ' '):<22}{v['certified_fraction']['mean']:>10.3%} "
+                     f"{v['error_among_certified']['mean']:>9.3%} {fd['mean']:>11.4%}"
+                     f"{v['acquisitions']['mean']:>10.2%}   ({fd['p10']:.4%}-{fd['p90']:.4%})")
+    lam = m.get("break_even_lambda")
+    lines.append("")
+    if lam is not None:
+        lines.append(f"  break-even acquisition price lambda* = {lam:.4%} of a false decision: cheaper acquisitions "
+                     "make certify-then-acquire worth it")
+    if "model_choice" in m:
+        mc = m["model_choice"]
+        lines.append(f"  model choice: benchmark ({mc['benchmark_choice']}) and certification pick different models in "
+                     f"{mc['differ_fraction']:.0%} of splits")
+    lines.append("  " + summary["headline"])
+    return "\n".join(lines)
