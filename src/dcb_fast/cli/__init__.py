@@ -12,8 +12,9 @@ from .complete import complete_cmd
 from .coverage import coverage_cmd
 from .demo import demo_cmd
 from .replay import replay_cmd
-from .replay import replay_cmd
+from .report import report_cmd
 from .sweep import sweep_cmd
+from .warmup import warmup_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,6 +36,5 @@ main.add_command(coverage_cmd)
 main.add_command(sweep_cmd)
 main.add_command(complete_cmd)
 main.add_command(replay_cmd)
-main.add_command(replay_cmd)
-main.add_command(__import__(f"{__package__}.report", fromlist=["report_cmd"]).report_cmd)
-main.add_command(__import__(f"{__package__}.warmup", fromlist=["warmup_cmd"]).warmup_cmd)
+main.add_command(report_cmd)
+main.add_command(warmup_cmd)
