@@ -291,7 +291,8 @@ def test_out_dir_not_writable(runner, log, tmp_path):
 
 def test_bad_rule(runner, log):
     expect_error(runner, ["audit", log[0], "-e", "bin", "-a", "route", "--rule", "bin=log:3"],
-                 "unknown fiber rule 'log:3'; use exact, edges:E1,E2,... or width:W[,ORIGIN]")
+                 "unknown fiber rule 'log:3'; use exact, quantile:N, edges:E1,E2,..., width:W[,ORIGIN], "
+                 "window:TOL, window:mae:COL, window:q80:COL or knn:K")
 
 
 def test_rule_on_string_column(runner, log):
