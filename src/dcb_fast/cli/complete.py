@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import _csv_list, columns, handle_errors, note, parse_rules, reading
+from .report import check_report_path, emit_report, report_option
 
 
 def _costs(ctx, param, value):
@@ -43,9 +44,10 @@ def _costs(ctx, param, value):
 @click.option("--table-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @reading
+@report_option
 @handle_errors
 def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_support, thin, target, costs, holdout,
-                 seed, out_dir, table_format, fmt, batch_rows, threads, quiet):
+                 seed, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path):
     """Greedy completion: which probe, added to the EVIDENCE, certifies the most traffic; the
     curve as probes are added, and the cost of reaching a target.
 
@@ -56,6 +58,7 @@ def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_sup
     from ..completion import complete
     from ..report.text import render_completion
 
+    check_report_path(report_path)
     if out_dir is not None:
         from ..io.writers import prepare_dir
 
@@ -66,4 +69,5 @@ def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_sup
     if out_dir is not None:
         paths = result.write(out_dir, table_format)
         note(quiet, "wrote " + ", ".join(paths.values()))
+    emit_report(report_path, result.summary, {"curve": result.curve}, quiet)
     click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_completion(result.summary))

@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import handle_errors, note, reading
+from .report import check_report_path, emit_report, report_option
 
 
 @click.command("coverage")
@@ -22,8 +23,9 @@ from .options import handle_errors, note, reading
               help="Write summary.json, uncovered_fibers.parquet (and coverage_by.parquet) here.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @reading
+@report_option
 @handle_errors
-def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, batch_rows, threads, quiet):
+def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, batch_rows, threads, quiet, report_path):
     """Stream PRODUCTION logs against a certificate CERT (from `dcb certify`): how much
     traffic the benchmark covers, and how much of it has its action determined.
 
@@ -34,6 +36,7 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
     from ..coverage import coverage
     from ..report.text import render_coverage
 
+    check_report_path(report_path)
     if out_dir is not None:
         from ..io.writers import prepare_dir
 
@@ -43,4 +46,5 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
     if out_dir is not None:
         paths = result.write(out_dir)
         note(quiet, "wrote " + ", ".join(paths.values()))
+    emit_report(report_path, result.summary, {"uncovered": result.uncovered}, quiet)
     click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_coverage(result.summary))

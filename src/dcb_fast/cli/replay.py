@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import _csv_list, handle_errors, note, parse_rules
+from .report import check_report_path, emit_report, report_option
 
 
 def _pairs(ctx, param, value):
@@ -44,9 +45,10 @@ def _pairs(ctx, param, value):
 @click.option("--out", "-o", "out_dir", default=None, metavar="DIR", help="Write summary.json and replay_splits.parquet.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--quiet", "-q", is_flag=True)
+@report_option
 @handle_errors
 def replay_cmd(source, evidence, action, models, scores, weight, splits, calib_fraction, seed, min_support, tolerance,
-               nulls, rules, threads, out_dir, fmt, quiet):
+               nulls, rules, threads, out_dir, fmt, quiet, report_path):
     """Replay certify-then-acquire on seeded calibration/test splits: false decisions of acting
     on the benchmark vs certifying what the evidence determines and acquiring the rest.
 
@@ -59,6 +61,7 @@ def replay_cmd(source, evidence, action, models, scores, weight, splits, calib_f
 
     if not evidence and not models:
         raise click.UsageError("give --evidence COLS or one --model NAME=COLS per model")
+    check_report_path(report_path)
     if out_dir is not None:
         from ..io.writers import prepare_dir
 
@@ -69,4 +72,5 @@ def replay_cmd(source, evidence, action, models, scores, weight, splits, calib_f
     if out_dir is not None:
         paths = result.write(out_dir)
         note(quiet, "wrote " + ", ".join(paths.values()))
+    emit_report(report_path, result.summary, {"splits": result.splits}, quiet)
     click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_replay(result.summary))

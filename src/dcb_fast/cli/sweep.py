@@ -7,6 +7,7 @@ import json
 import click
 
 from .options import handle_errors, note
+from .report import check_report_path, emit_report, report_option
 
 
 @click.command("sweep")
@@ -25,9 +26,10 @@ from .options import handle_errors, note
 @click.option("--out", "-o", "out_dir", default=None, metavar="DIR", help="Write summary.json and sweep.parquet here.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No notes on stderr.")
+@report_option
 @handle_errors
 def sweep_cmd(source, evidence, action, error, weight, group_by, per_file, rules, min_support, thin, out_dir, fmt,
-              quiet):
+              quiet, report_path):
     """Audit one numeric EVIDENCE column under the paper's standard fiber rules (quantile bins,
     kNN and tolerance windows), per model, and show how much the answer depends on the rule.
 
@@ -38,6 +40,7 @@ def sweep_cmd(source, evidence, action, error, weight, group_by, per_file, rules
     from ..report.text import render_sweep
     from ..sweep import sweep
 
+    check_report_path(report_path)
     if out_dir is not None:
         from ..io.writers import prepare_dir
 
@@ -47,4 +50,5 @@ def sweep_cmd(source, evidence, action, error, weight, group_by, per_file, rules
     if out_dir is not None:
         paths = result.write(out_dir)
         note(quiet, "wrote " + ", ".join(paths.values()))
+    emit_report(report_path, result.summary, {"sweep": result.table}, quiet)
     click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_sweep(result.summary))
