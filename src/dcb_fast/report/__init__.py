@@ -1,9 +1,6 @@
 """Reports: the terminal rendering of summaries (``text``), the self-contained HTML report
 (``html``, with one renderer per summary kind in ``kinds``) and the summary JSON contract
-(``summary.schema.json``, ``schema``).
-
->>> from dcb_fast.report import render_report, write_report  # doctest: +SKIP
-"""
+(``summary.schema.json``, ``schema``)."""
 
 from __future__ import annotations
 

@@ -81,11 +81,16 @@ def _render(draw, width: float, height: float) -> str | None:
     if mpl is None:
         return None
     matplotlib, Figure = mpl
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(width, height), layout="constrained")
-        draw(fig)
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    try:
+        with matplotlib.rc_context(_RC):
+            fig = Figure(figsize=(width, height), layout="constrained")
+            draw(fig)
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    except (ValueError, TypeError, OverflowError, RuntimeError):
+        # values matplotlib cannot draw (say, infinities from a hand-edited summary): the caller
+        # shows its table instead, and the report is still written
+        return None
     ids = _ids.get()
     if ids is None:
         ids = itertools.count(1)

@@ -61,12 +61,16 @@ def _by_action(ctx: Context, fib, lay):
         return rows, True
     # summary only: certified weight per action against its prevalence; the rest is not certified
     W = float(m["total_weight"])
-    acts = sorted(m["actions"], key=lambda a: -m["prevalence"][a])[:MAX_ACTIONS]
-    rows = []
-    for a in acts:
-        tot = m["prevalence"][a] * W
-        cert = float(m["certified_weight"].get(a, 0.0))
-        rows.append((a, {"certified": cert, "not certified": max(0.0, tot - cert)}))
+    order = sorted(m["actions"], key=lambda a: -m["prevalence"][a])
+
+    def split(acts):
+        tot = sum(m["prevalence"][a] for a in acts) * W
+        cert = sum(float(m["certified_weight"].get(a, 0.0)) for a in acts)
+        return {"certified": cert, "not certified": max(0.0, tot - cert)}
+
+    rows = [(a, split([a])) for a in order[:MAX_ACTIONS]]
+    if order[MAX_ACTIONS:]:
+        rows.append((f"other ({len(order) - MAX_ACTIONS} actions)", split(order[MAX_ACTIONS:])))
     return rows, False
 
 
@@ -91,9 +95,6 @@ def _classes(ctx: Context, fib, lay) -> Html:
             "rows), ambiguous (its fiber is mixed) or thin (too few rows).")
     if not split:
         note += " Ambiguous and thin per action need the fiber table (write it with --out)."
-    more = len(m.get("actions", [])) - MAX_ACTIONS
-    if more > 0 and not split:
-        note += f" The {more:,} lightest actions are left out."
     return section("Where the weight is", figure(svg, fallback), note=note)
 
 
