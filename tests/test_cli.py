@@ -305,7 +305,10 @@ def test_demo_runs(runner, tmp_path):
     out = tmp_path / "demo"
     res = run(runner, ["demo", "--out", str(out), "--rows", "5000", "-q"])
     assert "97.8593% of compounds sit in mixed fibers" in res.output
-    assert (out / "audit" / "summary.json").exists() and (out / "tox21" / "fibers.parquet").exists()
+    assert "benchmark covers" in res.output and "measure 'probe_gpu' next" in res.output
+    for f in ["audit/summary.json", "audit/report.html", "tox21/fibers.parquet", "benchmark_cert.arrow",
+              "coverage/summary.json", "completion/completion_curve.parquet"]:
+        assert (out / f).exists(), f
 
 
 def test_absurd_cardinality(runner, tmp_path):
