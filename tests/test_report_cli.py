@@ -20,7 +20,7 @@ import dcb_fast
 from dcb_fast.cli import main
 from dcb_fast.report import plots
 from dcb_fast.report.html import render_report, write_report
-from dcb_fast.synth import chunk
+from dcb_fast.synth import chunk, tox21_table
 
 from .report_helpers import assert_safe_page, planned_summaries, skipped, validator
 
@@ -69,7 +69,10 @@ def cli_data(tmp_path_factory, log_table):
     res = CliRunner().invoke(main, ["certify", str(cal), "-e", "lang,domain", "-a", "route", "-s", "3", "-o", str(cert),
                                     "-q"])
     assert res.exit_code == 0, res.output
-    return {"log": str(log), "channels": str(ch), "dir": d, "cal": str(cal), "prod": str(prod), "cert": str(cert)}
+    tox = d / "tox21.parquet"
+    pq.write_table(tox21_table(), tox)
+    return {"log": str(log), "channels": str(ch), "dir": d, "cal": str(cal), "prod": str(prod), "cert": str(cert),
+            "tox21": str(tox)}
 
 
 # Every command's --format json output must validate against summary.schema.json: add a line per
@@ -90,6 +93,8 @@ JSON_COMMANDS = [
                             "-s", "3", "-f", "json", "-q"], id="completion"),
     pytest.param(lambda d: ["sweep", d["cal"], "-e", "score", "-a", "route", "--error", "score_err", "--group-by",
                             "model", "-f", "json", "-q"], id="sweep"),
+    pytest.param(lambda d: ["replay", d["tox21"], "-e", "pattern", "-a", "sr_p53", "--splits", "4", "-s", "50", "-f",
+                            "json", "-q"], id="replay"),
 ]
 
 

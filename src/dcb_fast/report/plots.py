@@ -198,9 +198,10 @@ def stacked_shares(rows, segments, title: str | None = None, xlabel: str = "shar
 
 
 def bars(labels, values, colors=None, xlabel: str = "", percent: bool = True, errors=None, ref=None,
-         ref_label: str | None = None):
+         ref_label: str | None = None, full_scale: bool = True):
     """Horizontal bars, one per label (bounded by the caller); optional ``errors`` as
-    ``(lows, highs)`` whiskers and a vertical reference line ``ref``."""
+    ``(lows, highs)`` whiskers and a vertical reference line ``ref``. ``full_scale``: a percent
+    axis runs to 100% (shares of a whole); else to just past the largest bar (small rates)."""
     def draw(fig):
         ax = fig.add_subplot()
         names = [label(x) for x in labels][::-1]
@@ -213,13 +214,20 @@ def bars(labels, values, colors=None, xlabel: str = "", percent: bool = True, er
                     [max(0.0, float(b if b is not None else v) - v) for v, b in zip(vals, hi)]]
         ax.barh(names, vals, color=cols, height=0.6, xerr=xerr, ecolor="#333333", capsize=3)
         for i, v in enumerate(vals):
-            ax.text(v, i, " " + (f"{v:.1%}" if percent else f"{v:.4g}"), va="center", fontsize=8)
+            text = (f"{v:.1%}" if full_scale or v >= 0.01 else f"{v:.3%}") if percent else f"{v:.4g}"
+            ax.text(v + (xerr[1][i] if xerr else 0.0), i, " " + text, va="center", fontsize=8)
         if ref is not None:
             ax.axvline(float(ref), color="#333333", linestyle="--", linewidth=1)
             if ref_label:
                 ax.text(float(ref), len(vals) - 0.4, " " + ref_label, fontsize=8, va="bottom")
         if percent:
-            _pct_axis(ax, "x", max(1.0, max(vals, default=0.0) * 1.15))
+            ends = [v + h for v, h in zip(vals, xerr[1])] if xerr else vals
+            top = max(ends, default=0.0)
+            _pct_axis(ax, "x", max(1.0, top * 1.15) if full_scale else (top * 1.25 or 1.0))
+            if not full_scale:
+                from matplotlib.ticker import PercentFormatter
+
+                ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
         ax.set_xlabel(xlabel)
 
     return _render(draw, 7.5, 0.9 + 0.32 * len(labels))
@@ -280,8 +288,9 @@ def histogram(bin_labels, counts, ylabel: str = "fibers", stacked=None, log: boo
 
 
 def lines(xs, series, xlabel: str = "", ylabel: str = "", percent: bool = True, xticklabels=None, vline=None,
-          vline_label: str | None = None):
-    """Line plot of a few series over shared x: ``series`` = ``[(name, ys, color)]``."""
+          vline_label: str | None = None, xlog: bool = False):
+    """Line plot of a few series over shared x: ``series`` = ``[(name, ys, color)]``. ``xlog``: a
+    symmetric-log x axis when the x values span several orders of magnitude (a cost curve)."""
     def draw(fig):
         ax = fig.add_subplot()
         for name, ys, color in series:
@@ -289,6 +298,14 @@ def lines(xs, series, xlabel: str = "", ylabel: str = "", percent: bool = True, 
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o" if len(pts) <= 40 else None,
                         markersize=4, color=color, label=label(name))
+        pos = sorted(float(x) for x in xs if x is not None and float(x) > 0)
+        if xlog and pos and pos[-1] / pos[0] >= 100:
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
+            ax.set_xscale("symlog", linthresh=pos[0])
+            # plain numbers: the default log labels are mathtext, which parse_math=False would print raw
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         if xticklabels is not None:
             ax.set_xticks([float(x) for x in xs], [label(t, 18) for t in xticklabels],
                           rotation=30 if len(xs) > 5 else 0, ha="right" if len(xs) > 5 else "center")

@@ -77,7 +77,7 @@ def _false_decisions(ctx: Context) -> Html:
     items = list(fd.items())[:MAX_BARS]
     svg = plots.bars([k.replace("_", " ") for k, _ in items], [v for _, v in items],
                      colors=[PALETTE[i % len(PALETTE)] for i in range(len(items))],
-                     xlabel="false decisions (share of production traffic)")
+                     xlabel="false decisions (share of production traffic)", full_scale=False)
     fallback = table(["policy", "false decisions"], [(k, pct(v, 3)) for k, v in items], numeric=(1,))
     extra = []
     m = ctx.metrics

@@ -39,7 +39,7 @@ def _policies(ctx: Context) -> Html:
     svg = plots.bars([n.replace("_", " ") for n in names], [_mean(f) for f in fds],
                      colors=[PALETTE[i % len(PALETTE)] for i in range(len(names))],
                      xlabel="false decisions over all test rows (mean; whiskers p10\u2013p90)",
-                     errors=([f.get("p10") for f in fds], [f.get("p90") for f in fds]))
+                     errors=([f.get("p10") for f in fds], [f.get("p90") for f in fds]), full_scale=False)
 
     def stat(s):
         if not isinstance(s, dict):
@@ -64,7 +64,7 @@ def _cost(ctx: Context) -> Html:
     svg = plots.lines(xs, [("act on the benchmark", [c.get("base_cost") for c in curve], PALETTE[3]),
                            ("certify then acquire", [c.get("acquire_cost") for c in curve], PALETTE[2])],
                       xlabel="\u03bb: cost of one acquisition in false decisions", ylabel="cost per row",
-                      percent=False, vline=lam, vline_label="break-even" if lam is not None else None)
+                      percent=False, vline=lam, vline_label="break-even" if lam is not None else None, xlog=True)
     step = max(1, len(curve) // 25)  # a long curve is plotted in full but tabulated sparsely
     rows = [(num(c["lambda"]), num(c.get("base_cost")), num(c.get("acquire_cost")), pct(c.get("reduction")))
             for c in curve[::step]]
