@@ -142,7 +142,8 @@ def fiber_table(n: int, seed: int = 0) -> pa.Table:
     cls = np.where((n_actions > 1) & (rows < 2), "thin", cls)
     names = np.array(["a", "b", "c"])
     return pa.table({
-        "key": pc.binary_join_element_wise("k", pc.cast(pa.array(np.arange(n)), pa.string()), ""), "bucket": pa.array(np.arange(n) % 97, pa.int32()),
+        "key": pc.binary_join_element_wise("k", pc.cast(pa.array(np.arange(n)), pa.string()), ""),
+        "bucket": pa.array(np.arange(n) % 97, pa.int32()),
         "rows": rows, "weight": weight,
         "rows[a]": r_a, "weight[a]": r_a * 1.5, "rows[b]": r_b, "weight[b]": r_b * 1.5,
         "rows[c]": r_c, "weight[c]": r_c * 1.5,

@@ -231,6 +231,16 @@ def test_class_by_action_and_size_profile_match_plain_python():
     assert sum(b["fibers"] for b in prof) == t.num_rows
 
 
+def test_saved_fiber_tables_are_read_with_one_column_per_action():
+    names = ["e", "e.lo", "rows", "weight", "rows[x]", "weight[x]", "rows[y]", "weight[y]", "n_actions",
+             "majority_action", "purity", "class"]
+    assert T.needed_columns(names) == ["e", "e.lo", "rows", "weight", "weight[x]", "weight[y]", "n_actions",
+                                       "majority_action", "purity", "class"]
+    unweighted = ["e", "rows", "weight", "rows[x]", "rows[y]", "n_actions", "class"]
+    assert T.needed_columns(unweighted) == unweighted
+    assert T.needed_columns(["a", "b"]) == ["a", "b"]  # not a fiber table: read as it is
+
+
 def test_a_million_fibers_give_a_small_report():
     n = 1_000_000
     t = fiber_table(n, seed=6)
@@ -250,7 +260,8 @@ def test_a_million_fibers_give_a_small_report():
                            "n_mixed_fibers": n_mixed, "mixed_fiber_fraction": n_mixed / n,
                            "n_thin_fibers": int((cls == "thin").sum()), "certifiable_fraction": frac["certified"],
                            "ambiguous_fraction": frac["ambiguous"], "thin_fraction": frac["thin"],
-                           "certified_rows": {"a": 1, "b": 1, "c": 1}, "certified_weight": {"a": 1.0, "b": 1.0, "c": 1.0},
+                           "certified_rows": {"a": 1, "b": 1, "c": 1},
+                           "certified_weight": {"a": 1.0, "b": 1.0, "c": 1.0},
                            "certified_fibers": {"a": 1, "b": 1, "c": 1}, "decision_risk": 0.1,
                            "actions": ["a", "b", "c"], "prevalence": {"a": 0.7, "b": 0.15, "c": 0.15},
                            "fiber_size": size_distribution(rows)},

@@ -171,7 +171,8 @@ def _provenance(ctx: Context) -> Html:
     body = [tag("h3", "Parameters"), kv_table(params)]
     if rows:
         body += [tag("h3", "Input files"),
-                 table(["path", "format", "bytes", "rows", "digest"], rows, numeric=(2, 3), more=len(files) - len(rows))]
+                 table(["path", "format", "bytes", "rows", "digest"], rows, numeric=(2, 3),
+                                       more=len(files) - len(rows))]
     if extra:
         body += [tag("h3", "Input"), kv_table(extra)]
     return tag("section", tag("details", join([tag("summary", "Parameters and input"), *body])), class_="prov")
@@ -223,7 +224,8 @@ svg.plot{max-width:100%;height:auto}svg.plot *{stroke-linejoin:round;stroke-line
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0;min-width:40%}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top;
 max-width:320px;overflow-wrap:break-word}
-th{background:var(--soft);font-weight:600;white-space:nowrap}.mixtext{font-size:11.5px;color:var(--muted)}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:var(--soft);font-weight:600;white-space:nowrap}.mixtext{font-size:11.5px;color:var(--muted)}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 caption{text-align:left;color:var(--muted);padding:4px 0}
 .bar{display:inline-flex;width:160px;height:12px;background:#eceff1;border-radius:2px;overflow:hidden;
 vertical-align:middle}.bar span{display:block;height:100%}

@@ -25,7 +25,8 @@ def read_result_dir(path: str) -> tuple[dict, dict]:
     if not os.path.exists(path):
         raise DcbError(f"result directory '{path}' does not exist; pass the --out directory of a dcb command")
     if not os.path.isdir(path):
-        raise DcbError(f"'{path}' is not a directory; pass the --out directory of a dcb command (it holds summary.json)")
+        raise DcbError(f"'{path}' is not a directory; pass the --out directory of a dcb command "
+                       "(it holds summary.json)")
     spath = os.path.join(path, "summary.json")
     if not os.path.isfile(spath):
         raise DcbError(f"no summary.json in '{path}'; pass a directory written by a dcb command with --out")
@@ -52,7 +53,9 @@ def _read_table(path: str, ext: str):
         if ext == ".parquet":
             import pyarrow.parquet as pq
 
-            return pq.read_table(path)
+            from .tables import needed_columns
+
+            return pq.read_table(path, columns=needed_columns(pq.read_schema(path).names))
         import pyarrow.csv as pcsv
 
         return pcsv.read_csv(path)

@@ -8,7 +8,6 @@ histogram over power-of-two fiber sizes (at most 64 bins).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,19 +30,34 @@ class FiberLayout:
 def layout(fibers: pa.Table) -> FiberLayout | None:
     """Read the layout of a fiber table; ``None`` when it is not one (the report then skips
     the sections that need it)."""
-    names = fibers.column_names
+    return layout_of_names(fibers.column_names)
+
+
+def layout_of_names(names: list[str]) -> FiberLayout | None:
+    """:func:`layout` from the column names alone."""
     need = ("rows", "n_actions", "class")
     if any(n not in names for n in need):
         return None
     i = names.index("rows")
-    actions, mix = [], {}
+    mix = {}
     for n in names[i + 1:]:
-        if n.startswith("rows[") and n.endswith("]"):
-            a = n[5:-1]
-            actions.append(a)
-            mix[a] = f"weight[{a}]" if f"weight[{a}]" in names else n
+        for prefix in ("rows[", "weight["):
+            if n.startswith(prefix) and n.endswith("]"):
+                a = n[len(prefix):-1]
+                if prefix == "weight[" or a not in mix:
+                    mix[a] = n  # a weight column wins over the row count of the same action
     weighted = any(c.startswith("weight[") for c in mix.values())
-    return FiberLayout(names[:i], actions, mix, weighted)
+    return FiberLayout(names[:i], list(mix), mix, weighted)
+
+
+def needed_columns(names: list[str]) -> list[str]:
+    """The columns of a saved fiber table that the report reads: a fiber table with many
+    actions is mostly per-action columns, and only one per action is needed."""
+    lay = layout_of_names(names)
+    if lay is None:
+        return list(names)
+    keep = set(lay.mix.values())
+    return [n for n in names if n in keep or not (n.startswith(("rows[", "weight[")) and n.endswith("]"))]
 
 
 def _weight(fibers: pa.Table):
@@ -115,7 +129,3 @@ def shown_evidence(lay: FiberLayout, evidence: list[str] | None = None, limit: i
     cols = [c for c in (evidence or []) if c in lay.evidence] or [
         c for c in lay.evidence if not ((c.endswith(".lo") or c.endswith(".hi")) and c[:-3] in lay.evidence)]
     return cols[:limit]
-
-
-def finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

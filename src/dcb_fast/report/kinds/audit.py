@@ -41,7 +41,8 @@ def _cards(ctx: Context) -> Html:
          pct(m["thin_fraction"]), "thin", f"{num(m.get('n_thin_fibers'))} thin fibers"),
         ("decision risk", pct(m["decision_risk"]), None, "error of acting on each fiber's majority"),
         ("rows used", num(m["n_rows"]), None,
-         f"{num(m.get('dropped_rows', 0))} dropped" + (f", weight {num(m['total_weight'])}" if p.get("weight") else "")),
+         f"{num(m.get('dropped_rows', 0))} dropped"
+         + (f", weight {num(m['total_weight'])}" if p.get("weight") else "")),
     ])
 
 
@@ -101,8 +102,7 @@ def _classes(ctx: Context, fib, lay) -> Html:
 def _sizes(ctx: Context, fib) -> Html:
     fs = ctx.metrics["fiber_size"]
     hist = fs["histogram"]
-    labels = [f"{h['min_rows']:,}" if h["min_rows"] == h["max_rows"] else f"{h['min_rows']:,}\u2013{h['max_rows']:,}"
-              for h in hist]
+    labels = [_bin_label(h) for h in hist]
     counts = [h["fibers"] for h in hist]
     parts = [tag("p", f"median {num(fs['median'])} rows, 90th percentile {num(fs['p90'])}, largest {num(fs['max'])}",
                  class_="note")]
@@ -112,8 +112,7 @@ def _sizes(ctx: Context, fib) -> Html:
     if fib is not None:
         prof = T.size_profile(fib)
         total = sum(sum(b["weight"].values()) for b in prof) or 1.0
-        plabels = [f"{b['min_rows']:,}" if b["min_rows"] == b["max_rows"] else f"{b['min_rows']:,}\u2013{b['max_rows']:,}"
-                   for b in prof]
+        plabels = [_bin_label(b) for b in prof]
         stacked = [(c, [b["weight"][c] / total for b in prof], CLASS_COLORS[c]) for c in T.CLASSES]
         fallback = table(["fiber size (rows)", "fibers", *T.CLASSES],
                          [(lab, b["fibers"], *[pct(b["weight"][c] / total) for c in T.CLASSES])
@@ -122,6 +121,11 @@ def _sizes(ctx: Context, fib) -> Html:
                             caption="Share of all weight in fibers of each size, by class: small fibers are thin "
                                     "or rest on few observations."))
     return section("Fiber sizes", *parts)
+
+
+def _bin_label(b: dict) -> str:
+    lo, hi = b["min_rows"], b["max_rows"]
+    return f"{lo:,}" if lo == hi else f"{lo:,}\u2013{hi:,}"
 
 
 def _top_mixed(ctx: Context, fib, lay) -> Html:
@@ -152,7 +156,8 @@ def _top_mixed(ctx: Context, fib, lay) -> Html:
         shares = sorted(((a, float(mix[a][i] or 0.0) / w if w else 0.0) for a in lay.actions), key=lambda t: -t[1])
         shares = [s for s in shares if s[1] > 0]
         bar = share_bar([(a, s, colors[a]) for a, s in shares])
-        text = ", ".join(f"{truncate(a, 24)} {pct(s, 0 if s >= 0.01 else 1)}" for a, s in shares[:3]) + (" \u2026" if len(shares) > 3 else "")
+        text = ", ".join(f"{truncate(a, 24)} {pct(s, 0 if s >= 0.01 else 1)}" for a, s in shares[:3])
+        text += " \u2026" if len(shares) > 3 else ""
         out.append((*[data[c][i] for c in ev], rows_c[i], pct(w / W), cls[i], major[i], n_act[i],
                     Html(join([bar, tag("span", " " + text, class_="mixtext")]))))
     headers = [*ev, "rows", "share of weight", "class", "majority", "actions", "action mix"]

@@ -43,8 +43,8 @@ def _coverage(ctx: Context) -> Html:
     widths = [m.get("width_bench"), m.get("width_bench"), m.get("width_deploy")]
     svg = plots.bars(labels, vals, colors=list(COLORS.values()), xlabel="coverage of test labels",
                      ref=m["target_coverage"], ref_label="target")
-    fallback = table(["interval", "coverage", "width"], [(lab, pct(v), num(w)) for lab, v, w in zip(labels, vals, widths)],
-                     numeric=(1, 2))
+    fallback = table(["interval", "coverage", "width"],
+                     [(lab, pct(v), num(w)) for lab, v, w in zip(labels, vals, widths)], numeric=(1, 2))
     return section("Coverage on each channel", figure(svg, fallback), note=(
         "An interval calibrated on benchmark labels covers about the target share of fresh benchmark labels; "
         "the transfer bar is what it covers of deployment labels. The oracle is calibrated on deployment labels."))
@@ -80,7 +80,8 @@ def _groups(ctx: Context) -> Html:
              num(None if g.get("q_deploy") is None else 2 * g["q_deploy"]), "too small" if g.get("too_small") else "")
             for g in shown]
     parts.append(table([p.get("group_by") or "group", "calibration", "test", "benchmark", "transfer", "oracle",
-                        "width (bench)", "width (deploy)", ""], rows, numeric=range(1, 8), more=len(groups) - len(shown),
+                        "width (bench)", "width (deploy)", ""], rows, numeric=range(1, 8),
+                       more=len(groups) - len(shown),
                        more_note=" groups in summary.json"))
     return section(f"Per {p.get('group_by') or 'group'} (one interval per group)", *parts, note=(
         "Groups with too few calibration rows for the level alpha carry no coverage guarantee."))

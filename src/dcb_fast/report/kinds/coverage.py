@@ -28,7 +28,8 @@ def render(ctx: Context) -> list:
 def _cards(ctx: Context) -> Html:
     m = ctx.metrics
     return cards([
-        ("benchmark coverage: traffic whose evidence the benchmark tested", pct(m["benchmark_coverage"]), "bench", None),
+        ("benchmark coverage: traffic whose evidence the benchmark tested", pct(m["benchmark_coverage"]), "bench",
+         None),
         ("certified coverage: traffic whose action the evidence determines", pct(m["certified_coverage"]),
          "certified", None),
         ("ambiguous", pct(m.get("ambiguous_coverage")), "ambiguous", "tested, but in mixed fibers"),
@@ -103,7 +104,8 @@ def _by(ctx: Context) -> Html:
     if not rows:
         return Html("")
     by = ctx.parameters.get("by")
-    ranked = sorted(rows, key=lambda r: -(r.get("total_weight") or 0.0)) if any("total_weight" in r for r in rows) else rows
+    weighted = any("total_weight" in r for r in rows)
+    ranked = sorted(rows, key=lambda r: -(r.get("total_weight") or 0.0)) if weighted else rows
     plotted = ranked[:MAX_BARS]
     svg = plots.grouped_bars([_group_value(r, by) for r in plotted], [
         ("benchmark coverage", [r["benchmark_coverage"] for r in plotted], PALETTE[0]),

@@ -68,6 +68,7 @@ def _cost(ctx: Context) -> Html:
     step = max(1, len(curve) // 25)  # a long curve is plotted in full but tabulated sparsely
     rows = [(num(c["lambda"]), num(c.get("base_cost")), num(c.get("acquire_cost")), pct(c.get("reduction")))
             for c in curve[::step]]
-    fallback = table(["\u03bb", "act on the benchmark", "certify then acquire", "reduction"], rows, numeric=(0, 1, 2, 3))
-    return section("Cost of acquiring", figure(svg, fallback, caption="Below the break-even \u03bb* certify-then-"
-                                                                       "acquire costs less than acting on the benchmark."))
+    fallback = table(["\u03bb", "act on the benchmark", "certify then acquire", "reduction"], rows,
+                     numeric=(0, 1, 2, 3))
+    caption = "Below the break-even \u03bb* certify-then-acquire costs less than acting on the benchmark."
+    return section("Cost of acquiring", figure(svg, fallback, caption=caption))
