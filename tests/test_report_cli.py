@@ -265,3 +265,21 @@ def test_report_renders_in_headless_chromium(tmp_path, audit_result):
     assert console == []
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 
+
+
+def test_coverage_report_lists_uncovered_fibers_from_the_full_table(cli_data, tmp_path):
+    r = CliRunner()
+    out = tmp_path / "cov"
+    res = r.invoke(main, ["coverage", cli_data["cert"], cli_data["prod"], "-w", "requests", "--top", "3", "-o",
+                          str(out), "-q", "--report", str(tmp_path / "direct.html")])
+    assert res.exit_code == 0, res.output
+    n_uncovered = pq.read_metadata(out / "uncovered_fibers.parquet").num_rows
+    assert n_uncovered > 60
+    direct = (tmp_path / "direct.html").read_text(encoding="utf-8")
+    assert_safe_page(direct)
+    top = re.search(r"<h2>Top uncovered fibers</h2>.*?</section>", direct, re.S).group(0)
+    # the summary lists 3; the report takes the top 50 of the full table
+    assert top.count("<tr>") == 1 + 50 and f"and {n_uncovered - 50:,} more uncovered fibers" in top
+    res = r.invoke(main, ["report", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    assert (out / "report.html").read_text(encoding="utf-8") == direct

@@ -67,15 +67,24 @@ def _weight(fibers: pa.Table):
 def top_mixed(fibers: pa.Table, k: int = 50) -> tuple[pa.Table, int]:
     """The ``k`` mixed fibers (two or more actions) with the most weight (ties: more rows, then
     table order, which is evidence order), heaviest first; and the number of mixed fibers."""
-    mask = pc.greater(fibers.column("n_actions"), 1)
-    n_mixed = int(pc.sum(pc.cast(mask, pa.int64())).as_py() or 0)
-    if n_mixed == 0 or k <= 0:
-        return fibers.slice(0, 0), n_mixed
-    idx = pc.indices_nonzero(mask)
-    keys = pa.table({"w": pc.take(_weight(fibers), idx), "r": pc.take(fibers.column("rows"), idx), "i": idx})
+    return top_rows(fibers, k, pc.greater(fibers.column("n_actions"), 1))
+
+
+def top_rows(table: pa.Table, k: int, mask=None) -> tuple[pa.Table, int]:
+    """The ``k`` rows (of those where ``mask`` holds) with the most weight, heaviest first (ties:
+    more rows, then table order); and how many rows were eligible."""
+    if mask is None:
+        idx = pa.array(np.arange(table.num_rows, dtype=np.int64))
+    else:
+        idx = pc.indices_nonzero(mask)
+    n = len(idx)
+    if n == 0 or k <= 0:
+        return table.slice(0, 0), n
+    rows = table.column("rows") if "rows" in table.column_names else pa.array(np.zeros(table.num_rows, np.int64))
+    keys = pa.table({"w": pc.take(_weight(table), idx), "r": pc.take(rows, idx), "i": idx})
     order = [("w", "descending"), ("r", "descending"), ("i", "ascending")]
-    top = keys.take(pc.select_k_unstable(keys, min(k, n_mixed), order)).sort_by(order)
-    return fibers.take(top.column("i")), n_mixed
+    top = keys.take(pc.select_k_unstable(keys, min(k, n), order)).sort_by(order)
+    return table.take(top.column("i")), n
 
 
 def _class_codes(fibers: pa.Table) -> np.ndarray:

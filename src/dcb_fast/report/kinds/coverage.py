@@ -4,6 +4,7 @@ it has its action determined, and where the uncovered traffic is."""
 from __future__ import annotations
 
 from .. import plots
+from .. import tables as T
 from ..blocks import CLASS_COLORS, PALETTE, Html, cards, figure, num, pct, section, table, truncate
 from ..html import Context, register_kind
 
@@ -13,7 +14,7 @@ SPLIT = [("certified", "certified_coverage"), ("ambiguous", "ambiguous_coverage"
 UNCOVERED_META = ("rows", "weight", "class", "calibration_rows", "share")
 
 
-@register_kind("coverage", "dcb coverage report")
+@register_kind("coverage", "dcb coverage report", tables=("uncovered_fibers",))
 def render(ctx: Context) -> list:
     return [
         ctx.part("headline numbers", _cards),
@@ -121,10 +122,17 @@ def _by(ctx: Context) -> Html:
 
 
 def _uncovered(ctx: Context) -> Html:
-    rows = ctx.metrics.get("top_uncovered")
-    if not rows:
+    # the full table of uncovered fibers when the run or the result directory has it, else the
+    # summary's own top list
+    full = ctx.tables.get("uncovered") or ctx.tables.get("uncovered_fibers")
+    if full is not None and "weight" in full.column_names:
+        top, n = T.top_rows(full, ctx.top_k)
+        shown, total = [{k: _plain(v) for k, v in r.items()} for r in top.to_pylist()], n
+    else:
+        rows = ctx.metrics.get("top_uncovered")
+        shown, total = (rows or [])[: ctx.top_k], len(rows or [])
+    if not shown:
         return Html("")
-    shown = rows[: ctx.top_k]
     ev = [k for k in shown[0] if k not in UNCOVERED_META][:8]
     W = ctx.metrics.get("total_weight")
     has_calib = any("calibration_rows" in r for r in shown)
@@ -137,7 +145,11 @@ def _uncovered(ctx: Context) -> Html:
                     r.get("class"), *([r.get("calibration_rows")] if has_calib else [])))
     k = len(ev)
     return section("Top uncovered fibers", table(headers, out, numeric=(k, k + 1) if W else (k,),
-                                                 more=len(rows) - len(shown), more_note=" in summary.json"),
+                                                 more=total - len(shown), more_note=" uncovered fibers"),
                    note="Production fibers by traffic whose action the benchmark does not determine: where "
                         "acquiring labels or adding probes pays most." + (
                             f" {truncate(', '.join(ev), 80)} are the evidence columns." if ev else ""))
+
+
+def _plain(v):
+    return v.hex() if isinstance(v, (bytes, bytearray)) else v
