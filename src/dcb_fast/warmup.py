@@ -59,29 +59,39 @@ def _tables(rows: int):
     })
 
 
-def warmup(threads: int | None = None) -> dict:
-    """Compile (or load from the on-disk cache) every kernel the audit uses.
-
-    Returns where the cache is (``cache_dirs``), how long it took (``seconds``), how many kernel
-    signatures were compiled (``compiled``) or loaded from the cache (``loaded``), and which
-    kernels of ``dcb_fast.kernels`` no audit path reaches (``not_warmed``; they compile on first use).
-
-    >>> info = warmup(threads=1)
-    >>> info["kernels"] >= 10 and info["seconds"] >= 0
-    True
-    """
-    t0 = time.perf_counter()
-    from ._jit import default_threads
-    from .auditing import audit
+def _warm_parts(big, small, threads: int) -> None:
+    """What a cluster task runs: partial states counted batch by batch (one and several
+    threads, whole and partial batch buffers), serialized, read back and merged."""
     from .fibers import FiberState
 
-    threads = threads or default_threads()
-    big = _tables(40_000)  # above the rows at which batches are split over threads
-    small = big.slice(3, 2_500)
+    configs = ((small, 1_000, 1), (small, 2_500, threads)) + (((big, 1 << 20, threads),) if threads > 1 else ())
+    for table, batch_rows, th in configs:
+        for ev, act, w, nulls in ((["s", "d", "i8", "f"], "act", "w", "drop"),
+                                  (["i64", "b", "day", "u"], "d", "wi", "value"), (["d", "b"], "act", None, "drop")):
+            a = FiberState(ev, act, w, nulls, shards=th)
+            for batch in table.to_batches(max_chunksize=batch_rows):
+                a.update(batch)
+            b = FiberState.from_ipc(a.to_ipc(), shards=th)
+            b.merge(FiberState(ev, act, w, nulls, shards=1))
+            b.merge(a)
+    # a plain-string action with nulls kept, on the small input only: ~1000 distinct actions make
+    # wide fiber records
+    a = FiberState(["i8"], "s", None, "value", shards=1)
+    a.update(small)
+    FiberState.from_ipc(a.to_ipc(), shards=1).merge(a)
+
+
+def _warm_audits(big, small, threads: int) -> None:
+    """Everything else an audit and its relatives run in the calling process: finalizing, the
+    per-fiber table, ambiguous-case lookup, continuous rules, certificates and coverage."""
+    from .auditing import audit
+    from .certificate import certify
+    from .coverage import coverage
+
     for table, batch_rows, th in ((big, 1 << 20, max(2, threads)), (small, 1_000, 1), (small, 2_500, threads)):
         r = audit(table, evidence=["s", "d", "i8", "f"], action="act", weight="w", batch_rows=batch_rows, threads=th)
         r.ambiguous_cases()
-        audit(table, evidence=["i64", "b", "day", "u"], action="s", weight="wi", nulls="value",
+        audit(table, evidence=["i64", "b", "day", "u"], action="d", weight="wi", nulls="value",
               batch_rows=batch_rows, threads=th)
         audit(table, evidence=["d", "b"], action="act", batch_rows=batch_rows, threads=th)
     r.fibers  # the per-fiber table (its finalize kernels), on the small input only: it costs per fiber
@@ -91,18 +101,33 @@ def warmup(threads: int | None = None) -> dict:
         audit(small, evidence=["f"], action="act", weight="w", rules={"f": rule}, threads=threads)
     audit(big, evidence=["f"], action="act", rules={"f": "quantile:10"}, threads=max(2, threads))
     # certificates and production coverage reuse the same kernels and add their own sums
-    from .certificate import certify
-    from .coverage import coverage
-
     cert = certify(small, evidence=["s", "d"], action="act", weight="w", min_support=2)
     coverage(cert, big.slice(0, 5_000), weight="w", action="act", by="b", threads=threads)
-    for ev, act, w in ((["s", "d", "i8", "f"], "act", "w"), (["i64", "day"], "b", None)):
-        a = FiberState(ev, act, w, shards=threads)
-        a.update(small)
-        b = FiberState.from_ipc(a.to_ipc(), shards=threads)
-        b.merge(FiberState(ev, act, w, shards=1))
-        b.update(big.slice(0, 300))
-        b.merge(a)
+
+
+def warmup(threads: int | None = None, parts_only: bool = False) -> dict:
+    """Compile (or load from the on-disk cache) every kernel the audit uses.
+
+    With ``parts_only``, only what a cluster task runs (counting partial states, serializing
+    and merging them): what a Dask worker needs, at a fraction of the start-up time.
+
+    Returns where the cache is (``cache_dirs``), how long it took (``seconds``), how many kernel
+    signatures were compiled (``compiled``) or loaded from the cache (``loaded``), and which
+    kernels of ``dcb_fast.kernels`` were not reached (``not_warmed``; they compile on first use).
+
+    >>> info = warmup(threads=1, parts_only=True)
+    >>> info["signatures"] > 0 and info["seconds"] >= 0
+    True
+    """
+    t0 = time.perf_counter()
+    from ._jit import default_threads
+
+    threads = threads or default_threads()
+    big = _tables(40_000)  # above the rows at which batches are split over threads
+    small = big.slice(3, 2_500)
+    _warm_parts(big, small, threads)
+    if not parts_only:
+        _warm_audits(big, small, threads)
     kernels = _kernels()
     compiled = loaded = 0
     dirs = set()

@@ -43,7 +43,8 @@ def warnings_as_notes(quiet: bool):
 def note_run(quiet: bool, run: dict) -> None:
     """One line on what the engine did (workers; parts computed and reused)."""
     if run.get("engine") == "dask":
-        note(quiet, f"ran on Dask: {run['workers']} workers, {run['parts']} parts")
+        w = run["workers"]
+        note(quiet, f"ran on Dask: {w} worker{'s' if w != 1 else ''}, {run['parts']} parts")
     if run.get("checkpoint"):
         note(quiet, f"checkpoint {run['checkpoint']}: computed {run['computed']} of {run['parts']} parts, "
                     f"reused {run['reused']}")

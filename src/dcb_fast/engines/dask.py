@@ -69,14 +69,8 @@ def connect(scheduler, threads: int | None = None, timeout: float | None = None)
     scheduler = scheduler.strip()
     n = parse_local(scheduler)
     if n is not None:
-        per = threads or max(1, usable_cpus() // n)
-        env = {"DCB_FAST_THREADS": str(per)}
-        for var in ("DCB_FAST_CACHE_DIR", "DCB_FAST_NO_CACHE"):
-            if os.environ.get(var):
-                env[var] = os.environ[var]
         try:
-            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR, env=env)
+            cluster = distributed.LocalCluster(**local_cluster_options(n, threads))
         except Exception as exc:  # noqa: BLE001 - any start failure is reported in one line
             raise DcbError(f"could not start a local Dask cluster of {n} workers ({type(exc).__name__}: "
                            f"{_first_line(exc)}); in a script, call the audit under `if __name__ == '__main__':`") from None
@@ -128,6 +122,22 @@ def _probe(scheduler: str, timeout: float) -> None:
             raise DcbError(_unreachable(scheduler, f"no answer within {timeout:g} s")) from None
         except OSError as exc:
             raise DcbError(_unreachable(scheduler, exc.strerror or type(exc).__name__)) from None
+
+
+def local_cluster_options(n: int, threads: int | None = None) -> dict:
+    """LocalCluster arguments for ``local:N``: N worker processes with one Dask thread each and
+    ``threads`` (default: usable cores // N) dcb_fast threads, so processes x threads stays
+    within the cores. The numba cache settings of this process go to the workers.
+
+    >>> local_cluster_options(2, threads=1)["env"]["DCB_FAST_THREADS"]
+    '1'
+    """
+    env = {"DCB_FAST_THREADS": str(threads or max(1, usable_cpus() // n))}
+    for var in ("DCB_FAST_CACHE_DIR", "DCB_FAST_NO_CACHE"):
+        if os.environ.get(var):
+            env[var] = os.environ[var]
+    return {"n_workers": n, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0",
+            "silence_logs": logging.ERROR, "env": env}
 
 
 def task_threads(threads: int | None = None) -> int:
@@ -186,7 +196,7 @@ def register_plugin(client, threads: int | None = None) -> None:
     :class:`~dcb_fast.engines.dask_worker.WarmupPlugin`)."""
     from .dask_worker import WarmupPlugin
 
-    client.register_plugin(WarmupPlugin(threads=threads), name=PLUGIN_NAME)
+    client.register_plugin(WarmupPlugin(threads=threads), name=f"{PLUGIN_NAME}-warmup-{threads or 'auto'}")
 
 
 def run_dask(src: Source, spec: PartialSpec, scheduler, checkpoint: str | None = None, threads: int | None = None,

@@ -13,7 +13,8 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 class WarmupPlugin(WorkerPlugin):
     """On worker start (and on every worker that joins later): set the thread budget and compile
-    the kernels once, by running :func:`dcb_fast.warmup.warmup` (a tiny audit).
+    the kernels once, by running :func:`dcb_fast.warmup.warmup` (a tiny audit: the counting,
+    serializing and merging that the worker's tasks run).
 
     The numba cache directory is the worker's ``DCB_FAST_CACHE_DIR`` (or ``cache_dir`` here):
     with a warm cache, e.g. one baked into the cluster image by ``dcb warmup``, a worker loads
@@ -23,7 +24,9 @@ class WarmupPlugin(WorkerPlugin):
     What the warm-up found is kept in ``worker.dcb_fast_warmup``.
     """
 
-    idempotent = False
+    # registered once per configuration (the name carries it): later audits on the same cluster
+    # find the workers ready and do not warm them again
+    idempotent = True
 
     def __init__(self, threads: int | None = None, cache_dir: str | None = None):
         self.threads = threads
@@ -46,6 +49,6 @@ class WarmupPlugin(WorkerPlugin):
         threads = self.threads or (default_threads() if os.environ.get("DCB_FAST_THREADS")
                                    else max(1, usable_cpus() // max(1, nthreads)))
         pa.set_cpu_count(max(1, threads * max(1, nthreads)))
-        info = warmup(threads=threads)
+        info = warmup(threads=threads, parts_only=True)
         info["task_threads"] = threads
         return info

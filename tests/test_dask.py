@@ -1,0 +1,227 @@
+"""The Dask engine on a real LocalCluster (2 worker processes): outputs byte-identical to the local
+run, a worker killed mid-job loses nothing, kernels warmed on every worker, and the CLI options
+with their exact errors."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from distributed import Client, LocalCluster
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from dcb_fast import audit
+from dcb_fast.auditing import AuditResult
+from dcb_fast.cli import main
+from dcb_fast.engines.checkpoint import PartialSpec
+from dcb_fast.engines.dask import local_cluster_options, register_plugin, run_dask, usable_cpus
+from dcb_fast.io.sources import open_source
+
+from .multifile import ACTION, EVIDENCE, WEIGHT, outputs, table, write_dataset
+
+WORKER_ENV = {"DCB_FAST_THREADS": "1"}  # 2 processes x 1 thread on this 2-core machine
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                           silence_logs=logging.ERROR, env=WORKER_ENV)
+    client = Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture
+def data(tmp_path):
+    root = tmp_path / "data"
+    names = write_dataset(root)
+    return SimpleNamespace(root=str(root), names=names, ck=str(tmp_path / "ck"), tmp=tmp_path)
+
+
+def run(data, **kw):
+    return audit(data.root, **{"evidence": EVIDENCE, "action": ACTION, "weight": WEIGHT, **kw})
+
+
+def test_outputs_identical_to_the_local_run(client, data):
+    want = outputs(run(data), data.tmp / "local")
+    got = run(data, scheduler=client)
+    assert got.run_info["engine"] == "dask" and got.run_info["workers"] == 2
+    assert got.run_info["parts"] == len(data.names) == got.run_info["computed"]
+    assert outputs(got, data.tmp / "dask") == want
+    # with a checkpoint: a re-run reuses every part; a changed file alone is recomputed
+    first = run(data, scheduler=client, checkpoint=data.ck)
+    assert first.run_info["computed"] == len(data.names) and outputs(first, data.tmp / "ck1") == want
+    changed = os.path.join(data.root, data.names[2])
+    pq.write_table(table(250, seed=21), changed)
+    again = run(data, scheduler=client, checkpoint=data.ck)
+    assert again.run_info["computed_parts"] == [changed] and again.run_info["reused"] == len(data.names) - 1
+    assert outputs(again, data.tmp / "ck2") == outputs(run(data), data.tmp / "local2") != want
+
+
+def test_tree_reduction_over_row_group_parts(client, tmp_path):
+    """Many parts (row groups of big files) merged two at a time over several levels, through a
+    scheduler address: still the local result."""
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"big{i}.parquet"
+        pq.write_table(table(900, seed=30 + i), p, row_group_size=100)
+        paths.append(str(p))
+    cols = EVIDENCE + [ACTION, WEIGHT]
+    src = open_source(paths, cols)
+    spec = PartialSpec.of(src, EVIDENCE, ACTION, WEIGHT, "drop", {})
+    state, stats = run_dask(src, spec, client.scheduler.address, split_every=2, part_rows=200)
+    assert stats["parts"] == 15 == stats["computed"]  # 5 runs of row groups per file
+    got = AuditResult.from_state(state, src)
+    want = audit(paths, evidence=EVIDENCE, action=ACTION, weight=WEIGHT)
+    assert got.summary == want.summary and got.fibers.equals(want.fibers)
+
+
+def test_kernels_are_warmed_on_every_worker(client):
+    register_plugin(client)
+
+    def probe(dask_worker):
+        from dcb_fast.kernels import counting
+
+        info = dask_worker.dcb_fast_warmup
+        return info["task_threads"], info["signatures"], len(counting.count_shard.signatures), info["pid"]
+
+    seen = client.run(probe)
+    assert len(seen) == 2
+    for threads, signatures, compiled, pid in seen.values():
+        assert threads == 1 and signatures > 10 and compiled > 0 and pid != os.getpid()
+
+
+class KillOnce(WorkerPlugin):
+    """Logs every file a worker opens; the first worker to open ``victim`` dies on the spot
+    (``os._exit``, as a worker killed by the OOM killer or a lost node would)."""
+
+    def __init__(self, log, victim, marker):
+        self.log, self.victim, self.marker = log, victim, marker
+
+    def setup(self, worker):
+        from dcb_fast.io import sources
+
+        original = getattr(sources, "_unpatched_read_file", sources._read_file)
+        sources._unpatched_read_file = original
+        log, victim, marker = self.log, self.victim, self.marker
+
+        def read(info, *args, **kwargs):
+            name = os.path.basename(info.path)
+            if name == victim and not os.path.exists(marker):
+                open(marker, "w").close()
+                os._exit(1)
+            with open(log, "a") as fh:
+                fh.write(name + "\n")
+            return original(info, *args, **kwargs)
+
+        sources._read_file = read
+
+    def teardown(self, worker):
+        from dcb_fast.io import sources
+
+        sources._read_file = sources._unpatched_read_file
+
+
+def test_killed_worker_loses_nothing(client, data):
+    want = outputs(run(data), data.tmp / "local")
+    log, marker = str(data.tmp / "reads.log"), str(data.tmp / "killed")
+    try:
+        client.register_plugin(KillOnce(log, data.names[3], marker), name="kill-once")
+        got = run(data, scheduler=client, checkpoint=data.ck)
+        assert os.path.exists(marker)  # a worker did die mid-job
+        with open(log) as fh:
+            reads = fh.read().split()
+        # every file read exactly once: partials lost with the dead worker came back from the
+        # checkpoint, and the killed task ran again on a live worker
+        assert sorted(reads) == data.names
+        info = got.run_info
+        assert info["computed"] + info["reused"] == len(data.names) == info["parts"]
+        assert len(set(info["computed_parts"])) == info["computed"]
+        assert outputs(got, data.tmp / "dask") == want
+        open(log, "w").close()
+        again = run(data, scheduler=client, checkpoint=data.ck)
+        assert open(log).read() == "" and again.run_info["computed"] == 0
+        assert outputs(again, data.tmp / "again") == want
+    finally:
+        client.unregister_worker_plugin("kill-once")
+        client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker
+
+
+def cli_same_outputs(data, scheduler, workers):
+    runner = CliRunner()
+    args = ["audit", data.root, "-e", ",".join(EVIDENCE), "-a", ACTION, "-w", WEIGHT]
+    plain = runner.invoke(main, args + ["-o", str(data.tmp / "plain")])
+    res = runner.invoke(main, args + ["-o", str(data.tmp / "dask"), "--scheduler", scheduler, "--checkpoint", data.ck])
+    assert res.exit_code == 0, res.output
+    n = len(data.names)
+    assert f"ran on Dask: {workers} workers, {n} parts\n" in res.stderr
+    assert f"checkpoint {data.ck}: computed {n} of {n} parts, reused 0\n" in res.stderr
+    assert res.stdout == plain.stdout
+    for f in ("summary.json", "fibers.parquet", "ambiguous_cases.parquet"):
+        assert (data.tmp / "dask" / f).read_bytes() == (data.tmp / "plain" / f).read_bytes()
+
+
+def test_cli_scheduler_address(client, data):
+    cli_same_outputs(data, client.scheduler.address, workers=2)
+
+
+@pytest.mark.slow
+def test_cli_local_cluster(data):
+    cli_same_outputs(data, "local:2", workers=2)
+
+
+def test_local_cluster_does_not_oversubscribe_the_cores(monkeypatch):
+    monkeypatch.delenv("DCB_FAST_CACHE_DIR", raising=False)
+    cores = usable_cpus()
+    for n in (1, 2, 3, 8):
+        opts = local_cluster_options(n)
+        per = int(opts["env"]["DCB_FAST_THREADS"])
+        assert opts["n_workers"] == n and opts["threads_per_worker"] == 1 and opts["processes"]
+        assert n * per <= max(cores, n) and per >= 1
+    monkeypatch.setenv("DCB_FAST_CACHE_DIR", "/somewhere/cache")
+    assert local_cluster_options(2)["env"]["DCB_FAST_CACHE_DIR"] == "/somewhere/cache"
+
+
+@pytest.mark.parametrize("scheduler, message", [
+    ("tcp://127.0.0.1:1", "cannot reach the Dask scheduler at 'tcp://127.0.0.1:1' (Connection refused); check the "
+                          "address and that `dask scheduler` runs there, or use --scheduler local:N"),
+    ("local:0", "--scheduler 'local:0' needs a positive worker count, e.g. local:2"),
+    ("local:two", "--scheduler 'local:two' needs a positive worker count, e.g. local:2"),
+    ("tcp://nohost", "--scheduler 'tcp://nohost' is not a scheduler address (missing port number in address "
+                     "'nohost'); use tcp://host:8786 or local:N"),
+])
+def test_cli_bad_scheduler(data, scheduler, message):
+    res = CliRunner().invoke(main, ["audit", data.root, "-e", "lang", "-a", ACTION, "--scheduler", scheduler])
+    assert res.exit_code == 1
+    assert res.output == f"Error: {message}\n"
+
+
+def test_cli_without_dask(data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if dask were not installed
+    res = CliRunner().invoke(main, ["audit", data.root, "-e", "lang", "-a", ACTION, "--scheduler", "local:2"])
+    assert res.exit_code == 1
+    assert res.output == ("Error: the Dask engine needs dask.distributed, which is not installed; "
+                          "pip install 'dcb-fast[dask]'\n")
+
+
+def test_cli_unwritable_checkpoint_fails_before_any_cluster_starts(data):
+    bad = os.path.join(data.root, data.names[0], "ck")
+    res = CliRunner().invoke(main, ["audit", data.root, "-e", "lang", "-a", ACTION, "--scheduler", "local:2",
+                                    "--checkpoint", bad])
+    assert res.exit_code == 1
+    assert res.output == f"Error: cannot create checkpoint directory '{bad}': Not a directory; choose another --checkpoint\n"
+
+
+def test_core_install_never_imports_dask():
+    code = ("import sys, dcb_fast, dcb_fast.auditing, dcb_fast.cli, dcb_fast.engines.checkpoint, dcb_fast.warmup, "
+            "dcb_fast.engines.local, dcb_fast.fibers; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
