@@ -132,7 +132,7 @@ def vision_full():
 @pytest.mark.slow
 def test_vision_full_run(vision_full):
     """All 25 splits (about two minutes). We measure a median ambiguous fraction of 44.0%, not the
-    paper's 22.7%: see docs/readme/channels.md. This pins our measured numbers (3 points, as
+    paper's 22.7%: see README section 6 (Paper vs this library). This pins our measured numbers (3 points, as
     asked of the paper's) and the paper's qualitative findings that we do reproduce: a large
     ambiguous share, and model choice by clean accuracy disagreeing with choice by
     certification or robustness in most splits."""
@@ -143,6 +143,6 @@ def test_vision_full_run(vision_full):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured median ambiguous 44.0% vs the paper's 22.7%; see docs/readme/channels.md")
+@pytest.mark.xfail(strict=True, reason="measured median ambiguous 44.0% vs the paper's 22.7%; see README section 6 (Paper vs this library)")
 def test_vision_median_ambiguous_matches_paper(vision_full):
     assert abs(vision_full["ambiguous"] - 0.227) <= 0.03
