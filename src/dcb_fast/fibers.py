@@ -37,6 +37,52 @@ STATE_VERSION = 1
 _MAX_WEIGHT = float(2**62)
 
 
+_DENSE_CELLS = 1 << 16  # key spaces up to this many cells are counted without hashing
+
+
+class _Dense:
+    """Per-thread dense tables [cells, actions] for a small key space (a mixed radix of the
+    columns' code ranges); summed and moved into the hash shards when read."""
+
+    def __init__(self, radix: list[int], na: int, weighted: bool, threads: int):
+        self.radix = np.array(radix, dtype=np.int64)
+        self.strides = np.ones(len(radix), dtype=np.int64)
+        for j in range(len(radix) - 2, -1, -1):
+            self.strides[j] = self.strides[j + 1] * self.radix[j + 1]
+        self.cells = int(np.prod(self.radix)) if len(radix) else 1
+        self.na = na
+        self.weighted = weighted
+        self.tables = [self._new(na) for _ in range(max(1, threads))]
+
+    def _new(self, na):
+        z = (0, na) if not self.weighted else (self.cells, na)
+        return (np.zeros((self.cells, na), np.int64), np.zeros(z, np.int64), np.zeros(z, np.uint64))
+
+    def widen(self, na: int) -> None:
+        grown = []
+        for counts, whi, wlo in self.tables:
+            c, h, l = self._new(na)
+            c[:, : counts.shape[1]] = counts
+            if self.weighted:
+                h[:, : whi.shape[1]] = whi
+                l[:, : wlo.shape[1]] = wlo
+            grown.append((c, h, l))
+        self.tables = grown
+        self.na = na
+
+    def total(self):
+        """The tables summed over threads (weights in exact 128-bit arithmetic)."""
+        counts, whi, wlo = self.tables[0]
+        counts, whi, wlo = counts.copy(), whi.copy(), wlo.copy()
+        for c, h, l in self.tables[1:]:
+            counts += c
+            if self.weighted:
+                lo = wlo + l
+                whi += h + (lo < wlo)
+                wlo = lo
+        return counts, whi, wlo
+
+
 class _Shard:
     """One fiber table (see ``kernels.counting``): records, slots, fiber count.
 
@@ -117,6 +163,8 @@ class FiberState:
         self._shards = [_Shard(capacity, self._width(), reserve) for _ in range(self.threads)]
         self._cache = None
         self._scratch = None
+        self._dense: _Dense | None = None
+        self._dense_off = False  # the key space outgrew the dense table once: hash from then on
 
     def _width(self, na: int | None = None) -> int:
         na = self._na if na is None else na
@@ -125,10 +173,12 @@ class FiberState:
     # -- sizes --------------------------------------------------------------------------------
     @property
     def n_fibers(self) -> int:
+        self._flush_dense()
         return sum(s.nf for s in self._shards)
 
     @property
     def n_rows(self) -> int:
+        self._flush_dense()
         kw, na = self._kw, self._na
         return int(sum(sh.rec[: sh.nf, kw : kw + na].sum() for sh in self._shards))
 
@@ -187,7 +237,78 @@ class FiberState:
             weights, null_w = _weights(_column(batch, self.weight), self.weight, out=wbuf)
             if null_w is not None:
                 acodes[null_w] = -1  # a row without a weight is dropped (and counted) like a null
-        self._insert(codes, acodes, weights=weights, hashes=hashes)
+        if self._dense_ready():
+            self._count_dense(codes, acodes, weights)
+        else:
+            self._insert(codes, acodes, weights=weights, hashes=hashes)
+
+    # -- dense counting for small key spaces ----------------------------------------------------
+    def _dense_ready(self) -> bool:
+        """Use (or set up) a dense table when every column's codes fit a small mixed radix.
+
+        Checked per batch after encoding: when a column's dictionary outgrows its radix, the
+        dense counts move into the hash shards and counting continues there."""
+        if self._dense_off:
+            return False
+        sizes = [max(len(e), 1) for e in self.encoders]
+        d = self._dense
+        if d is not None and all(n <= r for n, r in zip(sizes, d.radix)):
+            self._ensure_dense_actions()
+            return True
+        if d is not None:
+            self._flush_dense()
+        radix = [1 << max(0, int(n - 1).bit_length()) for n in sizes]  # room to grow to a power of two
+        cells = int(np.prod(np.array(radix, dtype=np.float64)))
+        if cells > _DENSE_CELLS:
+            self._dense_off = True
+            return False
+        self._dense = _Dense(radix, self._na_needed(), bool(self.weight), self.threads)
+        return True
+
+    def _na_needed(self) -> int:
+        return max(len(self.action_encoder), 1)
+
+    def _ensure_dense_actions(self) -> None:
+        d = self._dense
+        na = self._na_needed()
+        if na > d.na:
+            d.widen(na)
+
+    def _count_dense(self, codes, acodes, weights) -> None:
+        d = self._dense
+        self._ensure_dense_actions()
+        n = len(acodes)
+        parts = len(d.tables) if n >= _PARALLEL_ROWS else 1
+        cuts = [n * p // parts for p in range(parts + 1)]
+
+        def run(p):
+            counts, whi, wlo = d.tables[p]
+            return kc.count_dense(codes, acodes, weights, cuts[p], cuts[p + 1], d.strides, counts, whi, wlo)
+
+        self._dropped += int(sum(parallel_map(run, range(parts), parts)))
+        self._cache = None
+
+    def _flush_dense(self) -> None:
+        """Move the dense counts into the hash shards (as pre-aggregated cells)."""
+        d = self._dense
+        if d is None:
+            return
+        self._dense = None
+        counts, whi, wlo = d.total()
+        idx, act = np.nonzero(counts)
+        if len(idx) == 0:
+            return
+        codes = np.empty((len(self.evidence), len(idx)), dtype=np.int32)
+        rest = idx.astype(np.int64)
+        for j in range(len(self.evidence)):
+            codes[j] = (rest // d.strides[j]) % d.radix[j]
+        self._insert(codes, act.astype(np.int32), cnt=counts[idx, act].astype(np.int64),
+                     chi=np.ascontiguousarray(whi[idx, act]) if self.weight else np.zeros(0, np.int64),
+                     clo=np.ascontiguousarray(wlo[idx, act]) if self.weight else np.zeros(0, np.uint64))
+
+    def flush(self) -> None:
+        """Bring every count into the hash shards (done before anything reads them)."""
+        self._flush_dense()
 
     def _insert(self, codes, acodes, weights=None, cnt=None, chi=None, clo=None, hashes=None) -> None:
         """Hash the keys and split the rows by shard, then let each shard count its rows (the
@@ -235,6 +356,8 @@ class FiberState:
     def merge(self, other: "FiberState") -> "FiberState":
         """Add ``other``'s counts to this state (``other`` is left unchanged); returns self."""
         self._check_compatible(other)
+        other._flush_dense()
+        self._flush_dense()
         self.rows_read += other.rows_read
         self._dropped += other.dropped_rows
         self._add_cells(*other._cells())
@@ -365,6 +488,7 @@ class FiberState:
     def table_arrays(self):
         """(codes int32[F, k], counts int64[F, A], weight int parts, weight fractions): every
         fiber of every shard, shard by shard. Unweighted states report counts as weights."""
+        self._flush_dense()
         if self._cache is not None:
             return self._cache
         k, kw, na = len(self.evidence), self._kw, self._na
@@ -388,6 +512,7 @@ class FiberState:
     def lookup(self, batch) -> np.ndarray:
         """Fiber index (in :meth:`table_arrays` order) of each row of ``batch``, -1 when the row
         has a dropped null or a key absent from this state. Nothing is inserted."""
+        self._flush_dense()
         codes = self.encode_evidence(batch, insert=False)
         n = batch.num_rows
         acodes = np.zeros(n, dtype=np.int32)

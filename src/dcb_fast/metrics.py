@@ -54,6 +54,7 @@ def classify(state, min_support: int = 1, skip_thin: bool = False):
     """One pass over every shard: per-fiber figures (:class:`Fibers`, in shard order, the order
     of ``state.table_arrays()``) and the exact totals (``acc``, ``cnt``; see
     ``kernels.finalize``)."""
+    state.flush()
     nf = state.n_fibers
     na = state._na
     arank = state.action_encoder.sort_ranks()

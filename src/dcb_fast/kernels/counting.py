@@ -271,3 +271,30 @@ def count_invalid_weights(w):
         if not (x >= 0.0 and x < 4.611686018427388e18):  # also false for NaN
             bad += 1
     return bad
+
+
+@kernel
+def count_dense(codes, acodes, weights, lo, hi, strides, counts, whi, wlo):
+    """Rows ``lo..hi-1`` counted into a dense table indexed by the mixed-radix number of their
+    codes (no hashing: for small key spaces). Rows with a negative code are skipped; returns how
+    many."""
+    k = codes.shape[0]
+    weighted = weights.shape[0] > 0
+    dropped = 0
+    for i in range(lo, hi):
+        a = acodes[i]
+        idx = 0
+        bad = a < 0
+        for j in range(k):
+            c = codes[j, i]
+            if c < 0:
+                bad = True
+            idx += c * strides[j]
+        if bad:
+            dropped += 1
+            continue
+        counts[idx, a] += 1
+        if weighted:
+            h, l = to_fixed(weights[i])
+            whi[idx, a], wlo[idx, a] = add128(whi[idx, a], wlo[idx, a], h, l)
+    return dropped
