@@ -17,6 +17,22 @@ from .reference import audit_oracle, compare_metrics, fiber_rows_oracle, label, 
 from .strategies import tables
 
 
+import contextlib
+
+
+@contextlib.contextmanager
+def key_space(cells):
+    """Run with dense counting for key spaces up to ``cells`` (0: always hash)."""
+    import dcb_fast.fibers as F
+
+    old = F._DENSE_CELLS
+    F._DENSE_CELLS = cells
+    try:
+        yield
+    finally:
+        F._DENSE_CELLS = old
+
+
 def _audit_or_empty(table, ev, act, w, **kw):
     try:
         return audit(table, evidence=ev, action=act, weight=w, **kw)
@@ -25,11 +41,15 @@ def _audit_or_empty(table, ev, act, w, **kw):
         return None
 
 
-@given(tables(), st.integers(1, 4), st.sampled_from(["ambiguous", "skip"]), st.sampled_from(["drop", "value"]))
-def test_matches_oracle(data, min_support, thin, nulls):
+@given(tables(), st.integers(1, 4), st.sampled_from(["ambiguous", "skip"]), st.sampled_from(["drop", "value"]),
+       st.sampled_from([0, 4, 1 << 16]), st.integers(1, 9))
+def test_matches_oracle(data, min_support, thin, nulls, cells, batch):
+    """Whether counted in hash shards, in a dense table, or both (a dense table outgrown
+    mid-stream), the result is the oracle's."""
     rows, table, ev, act, w = data
     want = audit_oracle(rows, ev, act, w, min_support, thin, nulls)
-    got = _audit_or_empty(table, ev, act, w, min_support=min_support, thin=thin, nulls=nulls)
+    with key_space(cells):
+        got = _audit_or_empty(table, ev, act, w, min_support=min_support, thin=thin, nulls=nulls, batch_rows=batch)
     if got is None:
         assert want["n_rows"] == 0
         return
@@ -166,8 +186,9 @@ def test_label_helper_matches_library():
         assert _label(v) == label(v)
 
 
+@pytest.mark.parametrize("cells", [0, 1 << 16])
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_large_batches_take_the_parallel_paths(threads):
+def test_large_batches_take_the_parallel_paths(threads, cells):
     """Batches of 2**15 rows and more are encoded, hashed and counted on several threads; the
     result must not change (small hypothesis tables never reach those paths)."""
     import numpy as np
@@ -182,7 +203,8 @@ def test_large_batches_take_the_parallel_paths(threads):
     t = pa.table({"a": pa.array(a, mask=mask), "b": b, "d": d, "w": w})
     rows = t.to_pylist()
     want = audit_oracle(rows, ["a", "b"], "d", "w", min_support=2)
-    got = audit(t, ["a", "b"], "d", weight="w", min_support=2, threads=threads, batch_rows=50_000)
+    with key_space(cells):
+        got = audit(t, ["a", "b"], "d", weight="w", min_support=2, threads=threads, batch_rows=50_000)
     compare_metrics(got.metrics, want)
     base = audit(t, ["a", "b"], "d", weight="w", min_support=2, threads=1, batch_rows=1 << 20)
     assert got.fibers.equals(base.fibers)
@@ -193,3 +215,16 @@ def test_large_batches_take_the_parallel_paths(threads):
     for k in ("n_fibers", "n_mixed_fibers", "certifiable_fraction", "ambiguous_fraction", "thin_fraction",
               "decision_risk", "prevalence"):
         assert twice[k] == got.metrics[k], k
+
+
+def test_dense_table_outgrown_mid_stream():
+    """Early batches fit a dense table, later ones bring new values: the counts move to the hash
+    shards and the result is still the oracle's."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    n = 200_000
+    a = np.where(np.arange(n) < n // 2, rng.integers(0, 4, n), rng.integers(0, 5000, n))
+    t = pa.table({"a": a, "b": rng.integers(0, 3, n), "d": rng.integers(0, 2, n)})
+    want = audit_oracle(t.to_pylist(), ["a", "b"], "d")
+    compare_metrics(audit(t, ["a", "b"], "d", batch_rows=40_000).metrics, want)
