@@ -25,7 +25,7 @@ from .io.encoding import ColumnEncoder
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .io.writers import prepare_dir, write_json, write_table
 from .kernels import sums as ks
-from .metrics import _label
+from .metrics import _label, evidence_columns
 from .progress import Progress
 
 SCHEMA_VERSION = 1
@@ -296,15 +296,7 @@ def _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen) -
     weight = g_hi.astype(np.float64) + g_lo.astype(np.float64) / 2.0**64
     order = np.lexsort((np.arange(len(sel)), -weight)) if len(sel) else np.zeros(0, np.int64)
     fib = sel[order]
-    cols = {}
-    for j, c in enumerate(cert.evidence):
-        vals = state.encoders[j].values().take(pa.array(keys[fib, j], pa.int32()))
-        decoded = cert.rules[c].decode(vals)
-        if decoded:
-            for suffix, arr in decoded.items():
-                cols[c if not suffix else f"{c}.{suffix}"] = arr
-        else:
-            cols[c] = vals
+    cols = evidence_columns(state, keys, fib, cert.evidence, cert.rules)
     cols["rows"] = pa.array(g_rows[order], pa.int64())
     cols["weight"] = pa.array(weight[order], pa.float64())
     cols["class"] = pa.array(np.array(CLASS_NAMES)[cls[fib]], pa.string())

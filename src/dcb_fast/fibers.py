@@ -332,6 +332,12 @@ class FiberState:
         self._ensure_actions(acodes)
         self._cache = None
 
+        none_i, none_u, none_f = np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.float64)
+        w = none_f if weights is None else weights
+        c = none_i if cnt is None else cnt
+        ch = none_i if chi is None else chi
+        cl = none_u if clo is None else clo
+
         def run(t):
             sh = self._shards[t]
             for p in range(parts):
@@ -340,12 +346,8 @@ class FiberState:
                     rows = rows + np.int32(cuts[p])  # part-local row numbers -> batch rows
                 start = 0
                 while True:
-                    if cnt is None:
-                        start = kc.count_shard(codes, hashes, acodes, weights, rows, start, self._kw, self._na,
-                                               sh.rec, sh.slots, sh.state)
-                    else:
-                        start = kc.add_cells_shard(codes, hashes, acodes, cnt, chi, clo, rows, start, self._kw,
-                                                   self._na, sh.rec, sh.slots, sh.state)
+                    start = kc.count_shard(codes, hashes, acodes, w, c, ch, cl, rows, start, self._kw, self._na,
+                                           sh.rec, sh.slots, sh.state)
                     if start >= len(rows):
                         break
                     self._grow(sh)

@@ -206,6 +206,22 @@ def size_distribution(sizes: np.ndarray, bins: int = 24) -> dict:
     return {"median": float(median), "p90": float(p90), "max": top, "histogram": hist}
 
 
+def evidence_columns(state, keys, rows, names, rules) -> dict[str, pa.Array]:
+    """The evidence values of fibers ``rows`` (indices into ``keys``) for output: original
+    types for exact columns; label, lo and hi for binned ones."""
+    cols: dict[str, pa.Array] = {}
+    for j, name in enumerate(names):
+        enc = state.encoders[j]
+        vals = enc.values().take(pa.array(keys[rows, j], pa.int32())) if len(rows) else enc.values()[:0]
+        decoded = rules[name].decode(vals)
+        if decoded:
+            for suffix, arr in decoded.items():
+                cols[name if not suffix else f"{name}.{suffix}"] = arr
+        else:
+            cols[name] = vals
+    return cols
+
+
 def fiber_table(state, fib: Fibers, with_weights: bool | None = None) -> pa.Table:
     """The per-fiber table: evidence values (original types; binned columns as label, lo, hi),
     support, weight, rows (and weight) per action, majority action, purity, class."""
@@ -213,15 +229,7 @@ def fiber_table(state, fib: Fibers, with_weights: bool | None = None) -> pa.Tabl
     if fib.order is None:
         fib.order = canonical_order(state)
     o = fib.order
-    cols: dict[str, pa.Array] = {}
-    for j, (name, enc) in enumerate(zip(state.evidence, state.encoders)):
-        vals = enc.values().take(pa.array(keys[o, j], pa.int32())) if len(o) else enc.values()[:0]
-        decoded = state.rules[name].decode(vals)
-        if decoded:
-            for suffix, arr in decoded.items():
-                cols[name if not suffix else f"{name}.{suffix}"] = arr
-        else:
-            cols[name] = vals
+    cols = evidence_columns(state, keys, o, state.evidence, state.rules)
     cols["rows"] = pa.array(fib.support[o], pa.int64())
     weight = fib.tot_hi[o].astype(np.float64) + fib.tot_lo[o].astype(np.float64) / 2.0**64
     cols["weight"] = pa.array(weight, pa.float64())

@@ -143,35 +143,27 @@ def quantile_edges(read_batches, n_bins: int, n: int | None = None) -> np.ndarra
 
 def mean_abs(read_batches) -> float:
     """Mean of |x| over a streamed column (nulls and NaN left out), correctly rounded."""
-    total, n = [], 0
-    for arr in read_batches():
-        arr = A.as_array(arr)
-        if pa.types.is_dictionary(arr.type):
-            arr = arr.cast(arr.type.value_type)
-        v = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-        v = np.abs(v[~np.isnan(v)]) if arr.null_count == 0 else np.abs(
-            v[arr.is_valid().to_numpy(zero_copy_only=False) & ~np.isnan(v)])
-        total.append(v)
-        n += len(v)
-    if n == 0:
-        raise DcbError("no non-null values to compute the mean absolute error from")
-    return math.fsum(np.concatenate(total)) / n
+    return _mean(read_batches, absolute=True)
 
 
 def mean_signed(read_batches) -> float:
     """Mean of a streamed numeric column (nulls and NaN left out), correctly rounded."""
+    return _mean(read_batches, absolute=False)
+
+
+def _mean(read_batches, absolute: bool) -> float:
     vals, n = [], 0
     for arr in read_batches():
         arr = A.as_array(arr)
         if pa.types.is_dictionary(arr.type):
             arr = arr.cast(arr.type.value_type)
-        if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
-            raise DcbError(f"a score column must be numeric, got {arr.type}")
+        if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_null(arr.type)):
+            raise DcbError(f"a mean needs a numeric column, got {arr.type}")
         v = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
         ok = ~np.isnan(v)
         if arr.null_count:
             ok &= arr.is_valid().to_numpy(zero_copy_only=False)
-        vals.append(v[ok])
+        vals.append(np.abs(v[ok]) if absolute else v[ok])
         n += int(ok.sum())
     if n == 0:
         raise DcbError("no non-null values to compute a mean from")

@@ -153,13 +153,16 @@ def touch(hashes, rows, lo, hi, kw, rec, slots, shift):
 
 
 @kernel
-def count_shard(codes, hashes, acodes, weights, rows, start, kw, na, rec, slots, state):
+def count_shard(codes, hashes, acodes, weights, cnt, chi, clo, rows, start, kw, na, rec, slots, state):
     """Count the rows ``rows[start:]`` (this shard's, from :func:`hash_rows`): codes int32[k, n],
-    key hashes, action codes, float64 weights (empty when unweighted). ``kw`` key words and
-    ``na`` action columns describe the record layout. Returns the position in ``rows`` where it
-    stopped for lack of room (``len(rows)`` when done)."""
+    key hashes, action codes. Plain rows add one each and their float64 ``weights`` (empty when
+    unweighted); pre-aggregated cells (merging states, loading a serialized one) add ``cnt`` rows
+    and the fixed-point weight ``chi``/``clo``. ``kw`` key words and ``na`` action columns
+    describe the record layout. Returns the position in ``rows`` where it stopped for lack of
+    room (``len(rows)`` when done)."""
     m = rows.shape[0]
-    weighted = weights.shape[0] > 0
+    cells = cnt.shape[0] > 0
+    weighted = weights.shape[0] > 0 or chi.shape[0] > 0
     nf = state[0]
     cap = rec.shape[0]
     shift = slot_shift(slots.shape[0])
@@ -181,47 +184,17 @@ def count_shard(codes, hashes, acodes, weights, rows, start, kw, na, rec, slots,
                 f = nf
                 nf += 1
             a = acodes[i]
-            rec[f, kw + a] += 1
-            if weighted:
-                hi, lo = to_fixed(weights[i])
-                add_weight(rec, f, kw + na + a, kw + 2 * na + a, hi, lo)
+            if cells:
+                rec[f, kw + a] += cnt[i]
+                if weighted:
+                    add_weight(rec, f, kw + na + a, kw + 2 * na + a, chi[i], clo[i])
+            else:
+                rec[f, kw + a] += 1
+                if weighted:
+                    hi, lo = to_fixed(weights[i])
+                    add_weight(rec, f, kw + na + a, kw + 2 * na + a, hi, lo)
     state[0] = nf
     state[1] = np.int64(sink)  # keeps the touching loads from being optimised away
-    return m
-
-
-@kernel
-def add_cells_shard(codes, hashes, acodes, cnt, chi, clo, rows, start, kw, na, rec, slots, state):
-    """Add pre-aggregated cells (a key, an action, a row count and a fixed-point weight): the
-    merge of partial states and the load of a serialized one. Same contract as count_shard."""
-    m = rows.shape[0]
-    weighted = chi.shape[0] > 0
-    nf = state[0]
-    cap = rec.shape[0]
-    shift = slot_shift(slots.shape[0])
-    mask = np.uint64(slots.shape[0] - 1)
-    sink = np.uint64(0)
-    for g in range(start, m, _GROUP):
-        g_end = min(g + _GROUP, m)
-        sink ^= touch(hashes, rows, g, g_end, kw, rec, slots, shift)
-        for p in range(g, g_end):
-            i = rows[p]
-            h = hashes[i]
-            f = find(codes, i, h, rec, slots, shift, mask)
-            if f < 0:
-                if nf >= cap or 5 * (nf + 1) > 3 * slots.shape[0]:
-                    state[0] = nf
-                    state[1] = np.int64(sink)
-                    return p
-                insert(codes, i, h, -2 - f, rec, slots, nf)
-                f = nf
-                nf += 1
-            a = acodes[i]
-            rec[f, kw + a] += cnt[i]
-            if weighted:
-                add_weight(rec, f, kw + na + a, kw + 2 * na + a, chi[i], clo[i])
-    state[0] = nf
-    state[1] = np.int64(sink)
     return m
 
 

@@ -8,7 +8,7 @@ sorts just those. Memory: one 2**20 histogram per pass plus the collected candid
 
 import numpy as np
 
-from .._jit import kernel
+from .._jit import inline, kernel
 
 SIGN = np.uint64(0x8000000000000000)
 DIGIT_BITS = 20
@@ -37,42 +37,39 @@ def keys_of(values, bits, valid, voff, out):
     return m
 
 
+@inline
+def prefix_index(prefixes, key, shift_prefix):
+    """Position of the key's prefix (``key >> shift_prefix``) in the sorted ``prefixes``, or -1."""
+    p = key >> np.uint64(shift_prefix) if shift_prefix < 64 else np.uint64(0)
+    lo, hi = 0, prefixes.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if prefixes[mid] < p:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < prefixes.shape[0] and prefixes[lo] == p:
+        return lo
+    return -1
+
+
 @kernel
 def histogram_digit(keys, n, prefixes, shift_prefix, shift_digit, digit_bits, hist):
     """For keys whose top bits (``key >> shift_prefix``) equal one of the sorted ``prefixes``,
     count the next ``digit_bits`` bits (``key >> shift_digit``) into ``hist[prefix index]``."""
     mask = np.uint64((1 << digit_bits) - 1)
-    np_ = prefixes.shape[0]
     for i in range(n):
-        k = keys[i]
-        p = k >> np.uint64(shift_prefix) if shift_prefix < 64 else np.uint64(0)
-        lo, hi = 0, np_
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if prefixes[mid] < p:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < np_ and prefixes[lo] == p:
-            hist[lo, (k >> np.uint64(shift_digit)) & mask] += 1
+        t = prefix_index(prefixes, keys[i], shift_prefix)
+        if t >= 0:
+            hist[t, (keys[i] >> np.uint64(shift_digit)) & mask] += 1
 
 
 @kernel
 def collect(keys, n, prefixes, shift_prefix, out, m):
     """Append to ``out`` (from position ``m``) the keys whose prefix is one of ``prefixes``."""
-    np_ = prefixes.shape[0]
     for i in range(n):
-        k = keys[i]
-        p = k >> np.uint64(shift_prefix) if shift_prefix < 64 else np.uint64(0)
-        lo, hi = 0, np_
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if prefixes[mid] < p:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo < np_ and prefixes[lo] == p:
-            out[m] = k
+        if prefix_index(prefixes, keys[i], shift_prefix) >= 0:
+            out[m] = keys[i]
             m += 1
     return m
 
