@@ -9,7 +9,6 @@ threads; the work of a step is O(atoms x probes) whatever the step number.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pyarrow as pa
@@ -19,11 +18,11 @@ from ._threads import parallel_map
 from .errors import DcbError
 from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .io.writers import prepare_dir, write_json, write_table
 from .kernels import refine as kr
 from .kernels.hashing import weights_to_fixed
 from .metrics import canonical_order
 from .progress import Progress
+from .results import Result
 
 _SCALE = 1 << 64
 
@@ -75,24 +74,14 @@ def score(stats, min_support: int, skip_thin: bool) -> dict:
     }
 
 
-class CompletionResult:
+class CompletionResult(Result):
     """``summary`` (kind "completion") and ``curve`` (one row per step)."""
 
+    FILES = {"curve": "completion_curve"}
+
     def __init__(self, summary: dict, curve: pa.Table):
-        self.summary = summary
+        super().__init__(summary)
         self.curve = curve
-
-    @property
-    def metrics(self) -> dict:
-        return self.summary["metrics"]
-
-    def write(self, out_dir: str, fmt: str = "parquet") -> dict:
-        prepare_dir(out_dir)
-        paths = {"curve": os.path.join(out_dir, f"completion_curve.{fmt}"),
-                 "summary": os.path.join(out_dir, "summary.json")}
-        write_table(self.curve, paths["curve"], fmt)
-        write_json(self.summary, paths["summary"])
-        return paths
 
 
 def complete(source, evidence, action, probes, weight=None, min_support: int = 1, target: float | None = None,

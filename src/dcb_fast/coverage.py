@@ -23,10 +23,10 @@ from .fibers import FiberState
 from .io import arrow as A
 from .io.encoding import ColumnEncoder
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .io.writers import prepare_dir, write_json, write_table
 from .kernels import sums as ks
 from .metrics import _label, evidence_columns
 from .progress import Progress
+from .results import Result
 
 SCHEMA_VERSION = 1
 UNSEEN = 3
@@ -34,29 +34,16 @@ CLASS_NAMES = CLASSES + ["unseen"]
 _SCALE = 1 << 64
 
 
-class CoverageResult:
+class CoverageResult(Result):
     """``summary`` (JSON-ready), ``uncovered`` (every production fiber that is not certified,
     by traffic), ``by`` (per value of the ``by`` column, or None); :meth:`write` saves them."""
 
+    FILES = {"uncovered": "uncovered_fibers", "by": "coverage_by"}
+
     def __init__(self, summary: dict, uncovered: pa.Table, by: pa.Table | None):
-        self.summary = summary
+        super().__init__(summary)
         self.uncovered = uncovered
         self.by = by
-
-    @property
-    def metrics(self) -> dict:
-        return self.summary["metrics"]
-
-    def write(self, out_dir: str) -> dict:
-        prepare_dir(out_dir)
-        paths = {"uncovered_fibers": os.path.join(out_dir, "uncovered_fibers.parquet")}
-        write_table(self.uncovered, paths["uncovered_fibers"])
-        if self.by is not None:
-            paths["coverage_by"] = os.path.join(out_dir, "coverage_by.parquet")
-            write_table(self.by, paths["coverage_by"])
-        paths["summary"] = os.path.join(out_dir, "summary.json")
-        write_json(self.summary, paths["summary"])
-        return paths
 
 
 def coverage(cert: Certificate | str, source, weight=None, action=None, by=None, top_k: int = 20,

@@ -9,7 +9,6 @@ and each split is reproducible from ``(seed, split index)`` alone. Splits run on
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +18,7 @@ from ._threads import parallel_map
 from .errors import DcbError
 from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .io.writers import prepare_dir, write_json, write_table
+from .results import Result
 from .metrics import canonical_order
 
 POLICIES = ["certify_only", "fiber_majority", "global_majority", "certify_then_acquire"]
@@ -170,24 +169,14 @@ def _stats(x: np.ndarray) -> dict:
             "p90": float(np.quantile(x, 0.9))}
 
 
-class ReplayResult:
+class ReplayResult(Result):
     """``summary`` (kind "replay") and ``splits`` (one row per split, policy and model)."""
 
+    FILES = {"splits": "replay_splits"}
+
     def __init__(self, summary: dict, splits: pa.Table):
-        self.summary = summary
+        super().__init__(summary)
         self.splits = splits
-
-    @property
-    def metrics(self) -> dict:
-        return self.summary["metrics"]
-
-    def write(self, out_dir: str) -> dict:
-        prepare_dir(out_dir)
-        paths = {"splits": os.path.join(out_dir, "replay_splits.parquet"),
-                 "summary": os.path.join(out_dir, "summary.json")}
-        write_table(self.splits, paths["splits"])
-        write_json(self.summary, paths["summary"])
-        return paths
 
 
 def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction: float = 0.5, seed: int = 0,

@@ -21,7 +21,7 @@ from .errors import DcbError
 from .fibers import FiberState
 from .io import arrow as A
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .io.writers import prepare_dir, write_json, write_table
+from .results import Result
 from .metrics import summarize
 from .rules import Edges, Knn, Window, parse_rule
 from .windows import Column
@@ -32,23 +32,14 @@ _FIELDS = ["certifiable_fraction", "ambiguous_fraction", "thin_fraction", "n_fib
            "median_fiber_size"]
 
 
-class SweepResult:
+class SweepResult(Result):
     """``summary`` (kind "sweep") and ``table`` (one row per model and rule)."""
 
+    FILES = {"table": "sweep"}
+
     def __init__(self, summary: dict, table: pa.Table):
-        self.summary = summary
+        super().__init__(summary)
         self.table = table
-
-    @property
-    def metrics(self) -> dict:
-        return self.summary["metrics"]
-
-    def write(self, out_dir: str) -> dict:
-        prepare_dir(out_dir)
-        paths = {"sweep": os.path.join(out_dir, "sweep.parquet"), "summary": os.path.join(out_dir, "summary.json")}
-        write_table(self.table, paths["sweep"])
-        write_json(self.summary, paths["summary"])
-        return paths
 
 
 def sweep(source, evidence: str, action: str, error: str | None = None, weight: str | None = None,
