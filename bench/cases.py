@@ -1,17 +1,29 @@
 """One registry of benchmark cases: ours and the baselines a user would otherwise write
-(DuckDB, Polars, pyarrow), each computing the same numbers from the same input.
+(DuckDB, Polars, pyarrow, numpy), each computing the same numbers from the same input.
 
 The benchmarks in ``bench/`` time every entry; ``tests/test_bench_cases.py`` runs every entry
 once on tiny data and checks that all of them agree, so no benchmark ships without an oracle and
 no baseline can silently compute something else.
+
+Every case has ``inputs(rows, directory)``: the positional arguments (generated files) that ours
+and every baseline take, so a benchmark and the smoke test call them the same way.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .data import ACTION, EVIDENCE, WEIGHT
+from dcb_fast.benchmark import AUDIT_BASELINES, audit_compare, audit_ours
+
+from . import baselines as B
+from .data import ACTION, EVIDENCE, PROBES, WEIGHT, calibration_file, log_file, predictions_file
+
+COVERAGE_MIN_SUPPORT = 5  # calibration fibers with fewer rows are thin: all four classes occur
+KNN_K = 50
+WINDOW_TOL = 0.05
+REPLAY_SPLITS = 100
 
 
 @dataclass
@@ -19,75 +31,145 @@ class Case:
     name: str
     ours: Callable
     baselines: dict[str, Callable] = field(default_factory=dict)
-    compare: Callable | None = None  # compare(ours_result, baseline_result) raises on mismatch
+    compare: Callable | None = None  # compare(ours_result, baseline_result) raises AssertionError on mismatch
+    inputs: Callable | None = None  # inputs(rows, directory) -> positional args of ours and every baseline
+    smoke_kwargs: dict = field(default_factory=dict)  # keyword arguments for the tiny-data smoke run
+    goal_vs: tuple = ("duckdb", "polars")  # the baselines a goal ratio is measured against
 
 
-# -- audit: fibers, mixed fibers, certified weight, decision risk --------------------------------
+def _close(a, b, rel=1e-9, what=""):
+    a, b = float(a), float(b)
+    assert abs(a - b) <= rel * max(1.0, abs(b)), (what, a, b)
 
-def audit_ours(source, evidence=EVIDENCE, action=ACTION, weight=WEIGHT, threads=None):
+
+# -- completion: the greedy curve over five probes ---------------------------------------------------
+
+def completion_ours(source, evidence=EVIDENCE, action=ACTION, probes=PROBES, weight=WEIGHT, threads=None):
+    """Per step: the probe added, fibers, mixed fibers, certifiable fraction (min support 1)."""
     import dcb_fast
 
-    m = dcb_fast.audit(source, evidence=evidence, action=action, weight=weight, threads=threads).metrics
-    return {"fibers": m["n_fibers"], "mixed": m["n_mixed_fibers"],
-            "certified": m["certifiable_fraction"] * m["total_weight"],
-            "risk": m["decision_risk"] * m["total_weight"], "total": m["total_weight"]}
+    m = dcb_fast.complete(source, list(evidence), action, list(probes), weight=weight, threads=threads).metrics
+    return {"steps": [(s["probe"], s["n_fibers"], s["n_mixed_fibers"], s["certifiable_fraction"])
+                      for s in m["curve"]]}
 
 
-def audit_polars(source, evidence=EVIDENCE, action=ACTION, weight=WEIGHT):
-    import polars as pl
-
-    lf = pl.scan_parquet(source) if isinstance(source, str) else pl.from_arrow(source).lazy()
-    cells = lf.group_by(evidence + [action]).agg(pl.col(weight).sum().alias("w"))
-    fib = cells.group_by(evidence).agg(pl.col("w").sum().alias("w"), pl.col("w").max().alias("wmax"),
-                                       pl.len().alias("nact"))
-    out = fib.select(pl.len().alias("fibers"), (pl.col("nact") > 1).sum().alias("mixed"),
-                     pl.col("w").filter(pl.col("nact") == 1).sum().alias("certified"),
-                     (pl.col("w") - pl.col("wmax")).sum().alias("risk"), pl.col("w").sum().alias("total"))
-    return out.collect().to_dicts()[0]
+def completion_compare(ours, other):
+    assert len(ours["steps"]) == len(other["steps"]), (ours, other)
+    for a, b in zip(ours["steps"], other["steps"]):
+        assert a[:3] == b[:3], ("probe, fibers, mixed fibers", a, b)
+        _close(a[3], b[3], 1e-12, ("certifiable fraction", a[0]))
 
 
-def audit_duckdb(source, evidence=EVIDENCE, action=ACTION, weight=WEIGHT):
-    import duckdb
+# -- coverage: a production log against a certificate built on a calibration table -------------------
 
-    con = duckdb.connect()
-    if isinstance(source, str):
-        rel = f"read_parquet('{source}')"
-    else:
-        con.register("t", source)
-        rel = "t"
-    ev = ", ".join(f'"{c}"' for c in evidence)
-    q = f"""
-    with cells as (select {ev}, "{action}", sum("{weight}") w from {rel} group by all),
-         fib as (select {ev}, sum(w) w, max(w) wmax, count(*) nact from cells group by all)
-    select count(*) fibers, count(*) filter (where nact > 1) mixed,
-           coalesce(sum(w) filter (where nact = 1), 0) certified, sum(w - wmax) risk, sum(w) total from fib"""
-    row = con.sql(q).fetchall()[0]
-    return dict(zip(["fibers", "mixed", "certified", "risk", "total"], row))
+def coverage_ours(calibration, production, evidence=EVIDENCE, action=ACTION, weight=WEIGHT,
+                  min_support=COVERAGE_MIN_SUPPORT, threads=None):
+    """Certificate on the calibration file, then the production log against it: weight per
+    class (certified, ambiguous, thin, unseen), false decisions of acting on the certificate,
+    production fibers per class."""
+    import dcb_fast
 
-
-def audit_pyarrow(source, evidence=EVIDENCE, action=ACTION, weight=WEIGHT):
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    t = pq.read_table(source, columns=evidence + [action, weight]) if isinstance(source, str) else source
-    cells = t.group_by(evidence + [action]).aggregate([(weight, "sum")])
-    fib = cells.group_by(evidence).aggregate([(f"{weight}_sum", "sum"), (f"{weight}_sum", "max"),
-                                              (f"{weight}_sum", "count")])
-    w, wmax, nact = fib[f"{weight}_sum_sum"], fib[f"{weight}_sum_max"], fib[f"{weight}_sum_count"]
-    pure = pc.equal(nact, 1)
-    return {"fibers": fib.num_rows, "mixed": fib.num_rows - pc.sum(pure).as_py(),
-            "certified": pc.sum(pc.filter(w, pure)).as_py() or 0,
-            "risk": pc.sum(pc.subtract(w, wmax)).as_py(), "total": pc.sum(w).as_py()}
+    cert = dcb_fast.certify(calibration, list(evidence), action, weight=weight, min_support=min_support,
+                            threads=threads)
+    m = dcb_fast.coverage(cert, production, weight=weight, action=action, threads=threads).metrics
+    W = m["total_weight"]
+    return {"total": W, "certified": m["certified_coverage"] * W, "ambiguous": m["ambiguous_coverage"] * W,
+            "thin": m["thin_coverage"] * W, "unseen": m["unseen_fraction"] * W,
+            "false_certificate": m["false_decisions"]["certificate"] * W,
+            "fibers": dict(m["fibers_by_class"])}
 
 
-def audit_compare(ours, other):
-    assert ours["fibers"] == other["fibers"], (ours, other)
-    assert ours["mixed"] == other["mixed"], (ours, other)
-    for k in ("certified", "risk", "total"):
-        assert abs(float(ours[k]) - float(other[k])) <= 1e-9 * max(1.0, abs(float(other[k]))), (k, ours, other)
+def coverage_compare(ours, other):
+    for k in ("total", "certified", "ambiguous", "thin", "unseen", "false_certificate"):
+        _close(ours[k], other[k], 1e-9, k)
+    fo = {k: v for k, v in ours["fibers"].items() if v}
+    fb = {k: v for k, v in other["fibers"].items() if v}
+    assert fo == fb, ("production fibers by class", fo, fb)
 
+
+# -- knn and tolerance windows on one numeric column --------------------------------------------------
+
+def knn_ours(source, column="pred", action="stable", k=KNN_K):
+    import dcb_fast
+
+    return _window_summary(dcb_fast.audit(source, evidence=[column], action=action,
+                                          rules={column: f"knn:{k}"}).metrics)
+
+
+def window_ours(source, column="pred", action="stable", tol=WINDOW_TOL):
+    import dcb_fast
+
+    return _window_summary(dcb_fast.audit(source, evidence=[column], action=action,
+                                          rules={column: f"window:{tol}"}).metrics)
+
+
+def _window_summary(m):
+    cert = m["certified_rows"]
+    return {"rows": m["n_rows"], "windows": m["n_fibers"], "mixed_windows": m["n_mixed_fibers"],
+            "certified_true": cert.get("true", 0), "certified_false": cert.get("false", 0)}
+
+
+def window_compare(ours, other):
+    assert ours == {k: int(v) for k, v in other.items()}, (ours, other)
+
+
+# -- replay: certify-then-acquire over seeded splits ---------------------------------------------------
+
+REPLAY_POLICIES = ["certify_only", "fiber_majority", "global_majority", "certify_then_acquire"]
+REPLAY_FIELDS = ["certified_fraction", "false_decisions", "acquisitions"]
+
+
+def replay_ours(source, evidence=EVIDENCE, action=ACTION, weight=WEIGHT, splits=REPLAY_SPLITS, seed=0,
+                threads=None):
+    """Per policy and figure: mean and standard deviation over the splits."""
+    import dcb_fast
+
+    r = dcb_fast.replay(source, list(evidence), action, splits=splits, seed=seed, weight=weight, threads=threads)
+    rows = r.splits.to_pylist()
+    per = {(p, f): [x[f] for x in rows if x["policy"] == p] for p in REPLAY_POLICIES for f in REPLAY_FIELDS}
+    return {"splits": splits, "stats": {key: _mean_sd(v) for key, v in per.items()}}
+
+
+def _mean_sd(values):
+    n = len(values)
+    mean = math.fsum(values) / n
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return mean, math.sqrt(var)
+
+
+def replay_compare(ours, other):
+    """Splits are random, drawn by different generators (ours: exact-size draws over cells; the
+    baselines: a hash of the request id per row), so the figures agree in distribution, not
+    digit for digit: every mean over splits must agree within 5 standard errors (plus 1e-9 for
+    figures that are constant over splits), and the spread over splits within a factor 3."""
+    assert ours["splits"] == other["splits"], (ours["splits"], other["splits"])
+    n = ours["splits"]
+    for key, (mo, so) in ours["stats"].items():
+        mb, sb = other["stats"][key]
+        se = math.sqrt((so * so + sb * sb) / n)
+        assert abs(mo - mb) <= 5 * se + 1e-9, (key, "ours", mo, so, "baseline", mb, sb)
+        if n >= 20 and so > 1e-12:
+            # the splits must really differ from each other (a split rule that repeats one split
+            # agrees on means but has no spread)
+            assert so / 3 <= sb <= 3 * so, (key, "spread over splits", "ours", so, "baseline", sb)
+
+
+# -- the registry ---------------------------------------------------------------------------------------
 
 CASES = {
-    "audit": Case("audit", audit_ours, {"duckdb": audit_duckdb, "polars": audit_polars, "pyarrow": audit_pyarrow},
-                  audit_compare),
+    "audit": Case("audit", audit_ours, dict(AUDIT_BASELINES), audit_compare,
+                  inputs=lambda rows, d=None: (log_file(rows, directory=d),)),
+    "completion": Case("completion", completion_ours,
+                       {"duckdb": B.completion_duckdb, "polars": B.completion_polars, "pyarrow": B.completion_pyarrow},
+                       completion_compare, inputs=lambda rows, d=None: (log_file(rows, directory=d),)),
+    "coverage": Case("coverage", coverage_ours, {"duckdb": B.coverage_duckdb, "polars": B.coverage_polars},
+                     coverage_compare,
+                     inputs=lambda rows, d=None: (calibration_file(rows, directory=d), log_file(rows, directory=d))),
+    "knn": Case("knn", knn_ours, {"duckdb": B.knn_duckdb, "polars": B.knn_polars, "numpy": B.knn_numpy},
+                window_compare, inputs=lambda rows, d=None: (predictions_file(rows, directory=d),)),
+    "window": Case("window", window_ours,
+                   {"duckdb": B.window_duckdb, "polars": B.window_polars, "numpy": B.window_numpy},
+                   window_compare, inputs=lambda rows, d=None: (predictions_file(rows, directory=d),)),
+    "replay": Case("replay", replay_ours, {"duckdb": B.replay_duckdb, "polars": B.replay_polars}, replay_compare,
+                   inputs=lambda rows, d=None: (log_file(rows, directory=d),), smoke_kwargs={"splits": 30}),
 }

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 
+from dcb_fast.benchmark import ACTION, EVIDENCE, WEIGHT  # noqa: F401  (one definition, shared with dcb bench)
+from dcb_fast.synth import PROBES  # noqa: F401
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EVIDENCE = ["lang", "domain", "model", "score_bin", "region", "tenant"]
-ACTION = "route"
-WEIGHT = "requests"
 GENERATOR_VERSION = 2  # bump when dcb_fast.synth changes, so cached files are regenerated
+CALIBRATION_SEED = 1  # the calibration table of the coverage benchmark: another seed than the log
 
 
 def cache_dir() -> str:
@@ -26,6 +27,29 @@ def log_file(rows: int, seed: int = 0, fmt: str = "parquet", directory: str | No
     path = os.path.join(d, f"log_v{GENERATOR_VERSION}_{rows}_s{seed}.{fmt}")
     if not os.path.exists(path):
         write_log(path, rows=rows, seed=seed, row_group_rows=min(rows, 1 << 20))
+    return path
+
+
+def calibration_file(rows: int, directory: str | None = None) -> str:
+    """A labelled calibration table for coverage: a tenth of the production rows (at least 1000),
+    drawn with another seed (same contexts distribution, different draws)."""
+    return log_file(max(1000, rows // 10), seed=CALIBRATION_SEED, directory=directory)
+
+
+def predictions_file(rows: int, seed: int = 0, directory: str | None = None) -> str:
+    """``rows`` predictions of one model (``dcb_fast.synth.predictions``: ``pred``, ``error``,
+    ``stable``) as Parquet: the numeric evidence of the knn and window benchmarks."""
+    import pyarrow.parquet as pq
+
+    from dcb_fast.io.writers import atomic_path
+    from dcb_fast.synth import predictions
+
+    d = directory or cache_dir()
+    path = os.path.join(d, f"pred_v{GENERATOR_VERSION}_{rows}_s{seed}.parquet")
+    if not os.path.exists(path):
+        t = predictions(rows_per_model=rows, models=1, seed=seed).drop_columns(["model"])
+        with atomic_path(path) as tmp:
+            pq.write_table(t, tmp, row_group_size=min(rows, 1 << 20))
     return path
 
 

@@ -1,4 +1,5 @@
-"""Audit throughput: ours vs DuckDB, Polars and pyarrow on the same Parquet file, same run.
+"""Audit throughput: ours vs DuckDB, Polars and pyarrow on the same Parquet file, same run; the
+in-memory variant next to this machine's memory bandwidth.
 
     python -m pytest bench/test_audit.py --bench-rows 10000000 --benchmark-json bench.json
 """
@@ -7,14 +8,15 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from .cases import CASES
 from .data import ACTION, EVIDENCE, WEIGHT, log_file
+from .util import ROUNDS, engines, function, record
 
 CASE = CASES["audit"]
-ENGINES = ["dcb_fast"] + sorted(CASE.baselines)
 
 
 @pytest.fixture(scope="module")
@@ -28,41 +30,42 @@ def table(parquet):
 
 
 @pytest.fixture(scope="module")
-def reference(table):
-    return CASE.ours(table.slice(0, 200_000))  # warms the JIT before any timing
+def reference(parquet, table):
+    CASE.ours(table.slice(0, 200_000))  # warms the JIT before any timing
+    return CASE.ours(parquet)
 
 
-def _fn(engine):
-    return CASE.ours if engine == "dcb_fast" else CASE.baselines[engine]
-
-
-def _record(benchmark, rows, nbytes, engine, mode):
-    benchmark.extra_info.update({"rows": rows, "bytes": nbytes, "engine": engine, "mode": mode})
-    benchmark.extra_info["rows_per_s"] = rows / benchmark.stats.stats.median
-    benchmark.extra_info["bytes_per_s"] = nbytes / benchmark.stats.stats.median
-
-
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", engines(CASE))
 def test_audit_end_to_end(benchmark, engine, parquet, table, reference):
     benchmark.group = "audit: Parquet file to summary"
-    result = benchmark.pedantic(_fn(engine), args=(parquet,), rounds=3, iterations=1, warmup_rounds=0)
-    if engine != "dcb_fast":
-        CASE.compare(CASE.ours(parquet), result)
-    _record(benchmark, table.num_rows, os.path.getsize(parquet), engine, "end_to_end")
+    result = benchmark.pedantic(function(CASE, engine), args=(parquet,), rounds=ROUNDS, iterations=1)
+    CASE.compare(reference, result)
+    record(benchmark, "audit_file", engine, table.num_rows, os.path.getsize(parquet), mode="end_to_end")
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", engines(CASE))
 def test_audit_compute_only(benchmark, engine, table, reference):
     benchmark.group = "audit: in-memory Arrow table to summary"
-    result = benchmark.pedantic(_fn(engine), args=(table,), rounds=3, iterations=1, warmup_rounds=0)
-    if engine != "dcb_fast":
-        CASE.compare(CASE.ours(table), result)
-    _record(benchmark, table.num_rows, table.nbytes, engine, "compute_only")
+    result = benchmark.pedantic(function(CASE, engine), args=(table,), rounds=ROUNDS, iterations=1)
+    CASE.compare(reference, result)
+    record(benchmark, "audit_memory", engine, table.num_rows, table.nbytes, mode="compute_only")
 
 
 def test_read_only(benchmark, parquet):
-    """The floor: reading just the needed columns with pyarrow (both cores)."""
+    """The floor of the end-to-end audit: reading just the needed columns with pyarrow."""
     benchmark.group = "audit: Parquet file to summary"
     t = benchmark.pedantic(pq.read_table, args=(parquet,), kwargs={"columns": EVIDENCE + [ACTION, WEIGHT]},
-                           rounds=3, iterations=1)
-    _record(benchmark, t.num_rows, os.path.getsize(parquet), "pyarrow-read", "read_only")
+                           rounds=ROUNDS, iterations=1)
+    record(benchmark, "audit_file", "pyarrow-read", t.num_rows, os.path.getsize(parquet), mode="read_only",
+           reference_only=True)
+
+
+def test_memory_bandwidth(benchmark):
+    """This machine's memory bandwidth in the same run: numpy copies 1 GiB into a pre-faulted
+    array (one thread); bytes/s counts the bytes read plus the bytes written."""
+    benchmark.group = "memory bandwidth"
+    src = np.ones(1 << 27, dtype=np.float64)
+    dst = np.zeros_like(src)
+    np.copyto(dst, src)  # touch every page of both arrays before timing
+    benchmark.pedantic(np.copyto, args=(dst, src), rounds=ROUNDS, iterations=1)
+    record(benchmark, "memory_bandwidth", "numpy-copy", src.size, 2 * src.nbytes, copy_bytes=src.nbytes)

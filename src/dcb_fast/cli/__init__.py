@@ -6,6 +6,7 @@ import click
 
 from .. import __version__
 from .audit import audit_cmd
+from .bench import bench_cmd
 from .certify import certify_cmd, show_cmd
 from .channels import channels_cmd
 from .complete import complete_cmd
@@ -38,3 +39,4 @@ main.add_command(complete_cmd)
 main.add_command(replay_cmd)
 main.add_command(report_cmd)
 main.add_command(warmup_cmd)
+main.add_command(bench_cmd)
