@@ -225,3 +225,70 @@ def test_core_install_never_imports_dask():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_benchmark_body_once_on_tiny_data(client, tmp_path):
+    """bench/test_dask.py's body on a tiny 40-file dataset, so the benchmark never rots."""
+    from bench.data import log_dataset
+    from bench.test_dask import EVIDENCE_SETS, FILES, audit_body, dataset_rows
+
+    path = log_dataset(FILES * 100, FILES, directory=str(tmp_path))
+    assert len(os.listdir(path)) == FILES and dataset_rows(path) == FILES * 100
+    for evidence in EVIDENCE_SETS.values():
+        assert audit_body(path, client, evidence) == audit_body(path, None, evidence)
+
+
+@pytest.mark.parametrize("tier_type", ["int16", "int32"])
+def test_merge_ipc_equals_merging_states(monkeypatch, tier_type):
+    """Merging serialized partials by concatenating their cell tables gives the states' merge;
+    partials whose columns differ in type take the state-by-state path, with the same result."""
+    import pyarrow as pa
+
+    from dcb_fast import FiberState
+    from dcb_fast.engines import dask as engine
+
+    parts = [table(300, 1), table(300, 2).set_column(1, "tier", table(300, 2)["tier"].cast(tier_type)),
+             table(0, 3), table(300, 4)]
+    states = []
+    for t in parts:
+        st = FiberState(EVIDENCE, ACTION, WEIGHT)
+        st.update(t)
+        states.append(st)
+    real, slow = engine._merge_states, []
+
+    def counted(datas, shards):
+        slow.append(len(datas))
+        return real(datas, shards)
+
+    monkeypatch.setattr(engine, "_merge_states", counted)
+    got = engine.merge_ipc([s.to_ipc() for s in states], shards=2)
+    want = FiberState(EVIDENCE, ACTION, WEIGHT)
+    for st in states:
+        want.merge(st)
+    a, b = AuditResult.from_state(got), AuditResult.from_state(want)
+    assert a.summary == b.summary and a.fibers.equals(b.fibers)
+    assert got.rows_read == 900 and slow == ([] if tier_type == "int16" else [4])
+    assert pa.types.is_integer(a.fibers.schema.field("tier").type)
+
+
+def _threads_without_env(plan):
+    from dcb_fast.engines.dask import task_threads
+
+    saved = os.environ.pop("DCB_FAST_THREADS", None)
+    try:
+        return task_threads(plan)
+    finally:
+        if saved is not None:
+            os.environ["DCB_FAST_THREADS"] = saved
+
+
+def test_task_threads_share_the_cores_of_a_host(client):
+    """Without DCB_FAST_THREADS, a task's threads are the host's usable cores divided by the
+    Dask threads of all workers on that host (here 2 processes x 1 thread)."""
+    from dcb_fast.engines.dask import host_threads
+
+    plan = host_threads(client)
+    assert sum(plan.values()) == 2
+    got = client.submit(_threads_without_env, plan, pure=False).result()
+    assert got == max(1, usable_cpus() // 2)
+    assert client.submit(_threads_without_env, 3, pure=False).result() == 3  # an explicit number wins

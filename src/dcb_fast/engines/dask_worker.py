@@ -18,9 +18,10 @@ class WarmupPlugin(WorkerPlugin):
 
     The numba cache directory is the worker's ``DCB_FAST_CACHE_DIR`` (or ``cache_dir`` here):
     with a warm cache, e.g. one baked into the cluster image by ``dcb warmup``, a worker loads
-    the kernels instead of compiling them. Threads: ``threads``, else the worker's
-    ``DCB_FAST_THREADS``, else its usable cores over its Dask threads; pyarrow's CPU pool is
-    capped at the same number so that processes x threads does not oversubscribe the cores.
+    the kernels instead of compiling them. Threads for the warm-up: ``threads``, else the
+    worker's ``DCB_FAST_THREADS``, else its usable cores over its Dask threads (an upper bound:
+    tasks divide the cores by the Dask threads of every worker on the host, see
+    ``dask.task_threads``); pyarrow's CPU pool is capped to match.
     What the warm-up found is kept in ``worker.dcb_fast_warmup``.
     """
 
