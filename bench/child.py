@@ -1,6 +1,8 @@
 """Run one registry entry in this fresh process and print, as the last line of stdout, a JSON
 object with the call's wall time (``seconds``) and the process's peak resident memory
-(``peak_rss``, bytes, from ``getrusage``; it includes the interpreter and the imported engines).
+(``peak_rss``, bytes: ``VmHWM`` of ``/proc/self/status``; it includes the interpreter and the
+imported engines). Not ``getrusage``: on Linux its ``ru_maxrss`` survives fork and exec, so a
+child of a big pytest process would report the parent's peak.
 
     python -m bench.child '{"case": "audit", "engine": "dcb_fast", "args": ["log.parquet"]}'
 
@@ -11,11 +13,19 @@ object with the call's wall time (``seconds``) and the process's peak resident m
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 
 from .cases import CASES
+
+
+def peak_rss() -> int:
+    """Peak resident memory of this process so far, in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def main(argv=None):
@@ -25,11 +35,11 @@ def main(argv=None):
     kwargs = spec.get("kwargs") or {}
     if spec.get("warm_args"):
         fn(*spec["warm_args"], **kwargs)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss_before = peak_rss()
     t0 = time.perf_counter()
     fn(*spec["args"], **kwargs)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    peak = peak_rss()
     print(json.dumps({"seconds": seconds, "peak_rss": peak, "peak_rss_before_call": rss_before}))
 
 

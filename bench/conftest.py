@@ -35,5 +35,12 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     from dcb_fast.benchmark import machine
 
     machine_info["dcb_machine"] = machine()
+    versions = {}
+    for name in ("dcb_fast", "duckdb", "polars", "pyarrow", "numpy", "numba"):
+        try:
+            versions[name] = __import__(name).__version__
+        except (ImportError, AttributeError):
+            versions[name] = None
+    machine_info["dcb_versions"] = versions
     machine_info["dcb_load_average"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     machine_info["dcb_platform"] = platform.platform()

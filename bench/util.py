@@ -18,7 +18,10 @@ def record(benchmark, workload: str, engine: str, rows: int, nbytes: int | None 
     """Put the figures a report needs into ``extra_info``: workload and its goal, engine, rows,
     bytes, rows/s and bytes/s (from the median of the timed rounds, or from ``seconds`` when
     the time was measured inside a child process)."""
-    med = seconds if seconds is not None else benchmark.stats.stats.median
+    if seconds is not None:
+        med = seconds
+    else:  # no stats with --benchmark-disable (the smoke run of the suite): figures stay empty
+        med = benchmark.stats.stats.median if benchmark.stats is not None else None
     info = benchmark.extra_info
     info.update({"workload": workload, "goal": GOALS[workload], "engine": engine, "rows": rows,
                  "rows_per_s": rows / med if med else None})
@@ -27,6 +30,8 @@ def record(benchmark, workload: str, engine: str, rows: int, nbytes: int | None 
         info["bytes_per_s"] = nbytes / med if med else None
     if seconds is not None:
         info["seconds"] = seconds
+    # the machine is shared: the load when the benchmark ended tells whether to trust it
+    info["load_average_1m"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     info.update(extra)
 
 

@@ -137,3 +137,25 @@ def test_dcb_bench_says_when_engines_are_missing(tmp_path, monkeypatch):
 def test_dcb_bench_rejects_tiny_inputs():
     res = CliRunner().invoke(main, ["bench", "--rows", "10"])
     assert res.exit_code == 2 and "10 is not in the range x>=1000" in res.output
+
+
+BENCH_FILES = ["test_audit.py", "test_completion.py", "test_coverage.py", "test_windows.py", "test_replay.py",
+               "test_scale.py"]
+
+
+@pytest.mark.slow
+def test_benchmark_files_run_on_tiny_data(tmp_path):
+    """Every benchmark body once (``--benchmark-disable``) on 5,000 rows, generated into a
+    temporary data directory: the bench files themselves cannot rot either."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, DCB_BENCH_DATA=str(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
+                          "--bench-rows", "5000", "--bench-rows-big", "6000", "-o", "addopts=",
+                          *[os.path.join("bench", f) for f in BENCH_FILES]],
+                         cwd=root, env=env, capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " failed" not in out.stdout and " error" not in out.stdout
