@@ -218,3 +218,21 @@ def test_cli_checkpoint(data):
     assert res.exit_code == 1
     assert res.output == (f"Error: cannot create checkpoint directory '{os.path.join(data.root, data.names[0], 'ck')}': "
                           "Not a directory; choose another --checkpoint\n")
+
+
+def test_continuous_rules(data, reads):
+    """Quantile bins are resolved to edges before counting, so the edges are part of the key;
+    overlapping windows run in one process and refuse a checkpoint."""
+    kw = {"evidence": ["requests"], "weight": None}
+    plain = run(data, rules={"requests": "quantile:3"}, **kw)
+    reads.log.clear()
+    first = run(data, rules={"requests": "quantile:3"}, checkpoint=data.ck, **kw)
+    counted = len(reads.log)
+    reads.log.clear()
+    again = run(data, rules={"requests": "quantile:3"}, checkpoint=data.ck, **kw)
+    assert counted - len(reads.log) == len(data.names)  # the passes that find the quantiles, no counting pass
+    assert again.run_info["reused"] == len(data.names)
+    assert plain.summary == first.summary == again.summary
+    with pytest.raises(DcbError, match=r"^rule knn:5 \(overlapping fibers\) runs in one process; drop --scheduler "
+                                       "and --checkpoint for it$"):
+        run(data, rules={"requests": "knn:5"}, checkpoint=data.ck, **kw)

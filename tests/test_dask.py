@@ -292,3 +292,31 @@ def test_task_threads_share_the_cores_of_a_host(client):
     got = client.submit(_threads_without_env, plan, pure=False).result()
     assert got == max(1, usable_cpus() // 2)
     assert client.submit(_threads_without_env, 3, pure=False).result() == 3  # an explicit number wins
+
+
+def test_checkpoint_directory_must_be_shared(tmp_path):
+    from dcb_fast.engines.checkpoint import Checkpoint
+    from dcb_fast.engines.dask import _check_shared
+    from dcb_fast.errors import DcbError
+
+    src = open_source(table(5, 0), EVIDENCE + [ACTION])
+    store = Checkpoint(str(tmp_path / "ck"), PartialSpec.of(src, EVIDENCE, ACTION, None, "drop", {}))
+
+    class Workers:  # what Client.run answers when one worker cannot see the file
+        def run(self, fn, path):
+            return {"tcp://10.0.0.2:4000": fn(path), "tcp://10.0.0.3:4000": False}
+
+    with pytest.raises(DcbError) as exc:
+        _check_shared(Workers(), store)
+    assert str(exc.value) == (f"checkpoint directory '{tmp_path / 'ck'}' is not visible from worker "
+                              "tcp://10.0.0.3:4000; put it on a filesystem that the client and all workers share")
+
+
+def test_quantile_rule_on_dask(client, data):
+    """Quantile edges are found on the client, then every task bins with them; the summary
+    still says where the edges came from."""
+    kw = {"evidence": ["requests", "lang"], "weight": None, "rules": {"requests": "quantile:3"}}
+    want = run(data, **kw)
+    got = run(data, scheduler=client, **kw)
+    assert got.summary == want.summary and got.fibers.equals(want.fibers)
+    assert got.summary["parameters"]["rules"]["requests"]["rule"] == "quantile:3"

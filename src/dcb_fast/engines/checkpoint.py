@@ -145,13 +145,13 @@ class PartialSpec:
     action: str
     weight: str | None
     nulls: str
-    rules: tuple  # ((column, rule spec), ...)
+    rules: tuple  # ((column, Rule), ...): Rule objects, since a spec alone loses where edges came from
     types: tuple  # ((column, Arrow type), ...): the source's unified types
     max_fibers: int | None = None
 
     @classmethod
     def of(cls, src: Source, evidence, action, weight, nulls, rules, max_fibers=None) -> "PartialSpec":
-        return cls(tuple(evidence), action, weight, nulls, tuple((c, r.spec()) for c, r in sorted(rules.items())),
+        return cls(tuple(evidence), action, weight, nulls, tuple(sorted(rules.items())),
                    tuple((c, src.types[c]) for c in list(evidence) + [action] + ([weight] if weight else [])
                          if c in src.types), max_fibers)
 
@@ -160,17 +160,23 @@ class PartialSpec:
         return list(self.evidence) + [self.action] + ([self.weight] if self.weight else [])
 
     def new_state(self, shards: int | None = None, expected_rows: int | None = None) -> FiberState:
-        from ..rules import parse_rule
+        return FiberState(list(self.evidence), self.action, self.weight, self.nulls, dict(self.rules),
+                          max_fibers=self.max_fibers, shards=shards, expected_rows=expected_rows)
 
-        return FiberState(list(self.evidence), self.action, self.weight, self.nulls,
-                          {c: parse_rule(s) for c, s in self.rules}, max_fibers=self.max_fibers, shards=shards,
-                          expected_rows=expected_rows)
+    def restore_rules(self, state: FiberState) -> FiberState:
+        """Give a state read back from IPC this audit's rule objects: the IPC form keeps each
+        rule's spec (what counting needs), not how it was found (quantile bins become plain
+        edges), which the summary reports."""
+        for c, rule in self.rules:
+            if state.rules[c].spec() == rule.spec():
+                state.rules[c] = rule
+        return state
 
     def params(self) -> dict:
         """The parameters that shape a partial state (the checkpoint key)."""
         return {"checkpoint_format": CHECKPOINT_FORMAT, "state_version": STATE_VERSION, "dcb_fast": __version__,
                 "evidence": list(self.evidence), "action": self.action, "weight": self.weight,
-                "nulls": self.nulls, "rules": dict(self.rules)}
+                "nulls": self.nulls, "rules": {c: r.spec() for c, r in self.rules}}
 
 
 def compute_part(src: Source, part: Part, spec: PartialSpec, shards: int | None = None, progress=None) -> FiberState:

@@ -304,7 +304,7 @@ def run_dask(src: Source, spec: PartialSpec, scheduler, checkpoint: str | None =
         finally:
             client.cancel([final])
         n_workers = len(client.scheduler_info().get("workers", {}))
-    state = FiberState.from_ipc(data, shards=threads)
+    state = spec.restore_rules(FiberState.from_ipc(data, shards=threads))
     stats = dict(stats, workers=n_workers, split_every=split_every, computed_parts=sorted(stats["computed_parts"]))
     emit(stats)
     return state, stats
