@@ -63,9 +63,14 @@ def tables(draw, max_rows=60, weighted=None, nullable=True, min_cols=1, max_cols
     data["act"] = avals
     wname = None
     if weighted if weighted is not None else draw(st.booleans()):
-        wv = draw(st.lists(st.one_of(st.sampled_from([0, 1, 3, 0.25, 2.5, 1e6, 0.125]), st.none()) if nullable
-                           else st.sampled_from([0, 1, 3, 0.25, 2.5]), min_size=n, max_size=n))
-        cols["w"] = pa.array(wv, type=pa.float64())
+        if draw(st.booleans()):  # integer weights (request counts) take their own path
+            wv = draw(st.lists(st.one_of(st.sampled_from([0, 1, 3, 7, 30000]), st.none()) if nullable
+                               else st.sampled_from([0, 1, 3, 7]), min_size=n, max_size=n))
+            cols["w"] = pa.array(wv, type=draw(st.sampled_from([pa.int64(), pa.int16(), pa.uint32()])))
+        else:
+            wv = draw(st.lists(st.one_of(st.sampled_from([0, 1, 3, 0.25, 2.5, 1e6, 0.125]), st.none()) if nullable
+                               else st.sampled_from([0, 1, 3, 0.25, 2.5]), min_size=n, max_size=n))
+            cols["w"] = pa.array(wv, type=pa.float64())
         data["w"] = wv
         wname = "w"
     table = pa.table(cols)

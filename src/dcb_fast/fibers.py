@@ -35,6 +35,7 @@ DEFAULT_MAX_FIBERS = int(os.environ.get("DCB_FAST_MAX_FIBERS", 50_000_000))
 _PARALLEL_ROWS = 1 << 15  # below this many rows a batch is not worth splitting over threads
 STATE_VERSION = 1
 _MAX_WEIGHT = float(2**62)
+_MAX_INT_WEIGHT = 1 << 62
 
 
 _DENSE_CELLS = 1 << 16  # key spaces up to this many cells are counted without hashing
@@ -232,15 +233,19 @@ class FiberState:
             acodes.fill(0)
         else:
             self.action_encoder.encode(_column(batch, self.action), out=acodes)
-        weights = np.zeros(0, dtype=np.float64)
+        weights = iweights = None
         if self.weight:
-            weights, null_w = _weights(_column(batch, self.weight), self.weight, out=wbuf)
+            w, null_w = _weights(_column(batch, self.weight), self.weight, out=wbuf)
+            if w.dtype == np.int64:
+                iweights = w  # integer weights (request counts) skip float arithmetic entirely
+            else:
+                weights = w
             if null_w is not None:
                 acodes[null_w] = -1  # a row without a weight is dropped (and counted) like a null
         if self._dense_ready():
-            self._count_dense(codes, acodes, weights)
+            self._count_dense(codes, acodes, weights, iweights)
         else:
-            self._insert(codes, acodes, weights=weights, hashes=hashes)
+            self._insert(codes, acodes, weights=weights, chi=iweights, hashes=hashes)
 
     # -- dense counting for small key spaces ----------------------------------------------------
     def _dense_ready(self) -> bool:
@@ -274,8 +279,10 @@ class FiberState:
         if na > d.na:
             d.widen(na)
 
-    def _count_dense(self, codes, acodes, weights) -> None:
+    def _count_dense(self, codes, acodes, weights, iweights) -> None:
         d = self._dense
+        weights = np.zeros(0, np.float64) if weights is None else weights
+        iweights = np.zeros(0, np.int64) if iweights is None else iweights
         self._ensure_dense_actions()
         n = len(acodes)
         parts = len(d.tables) if n >= _PARALLEL_ROWS else 1
@@ -283,7 +290,7 @@ class FiberState:
 
         def run(p):
             counts, whi, wlo = d.tables[p]
-            return kc.count_dense(codes, acodes, weights, cuts[p], cuts[p + 1], d.strides, counts, whi, wlo)
+            return kc.count_dense(codes, acodes, weights, iweights, cuts[p], cuts[p + 1], d.strides, counts, whi, wlo)
 
         self._dropped += int(sum(parallel_map(run, range(parts), parts)))
         self._cache = None
@@ -553,25 +560,32 @@ def _column(batch, name):
 
 
 def _weights(col: pa.Array, name: str, out: np.ndarray | None = None):
-    """float64 weights (in ``out`` when given) and a mask of null weights (None when there are
-    none); invalid values raise."""
-    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type)):
-        raise DcbError(f"weight column '{name}' has type {col.type}; it must be numeric (a count or a share of traffic)")
+    """Weights and a mask of null weights (None when there are none); invalid values raise.
+
+    Integer columns come back as int64 (zero-copy when they are int64: the kernels add them to
+    the 128-bit totals as they are); other numeric columns as float64, in ``out`` when given."""
+    t = col.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)):
+        raise DcbError(f"weight column '{name}' has type {t}; it must be numeric (a count or a share of traffic)")
     null_w = None
     if col.null_count:
         null_w = ~col.is_valid().to_numpy(zero_copy_only=False)
         col = col.fill_null(0)
     raw = col.to_numpy(zero_copy_only=False)
-    if out is None:
-        w = raw.astype(np.float64, copy=False)
+    if pa.types.is_integer(t) and not pa.types.is_uint64(t):
+        w = raw.astype(np.int64, copy=False)
+        nbad = int(np.count_nonzero((w < 0) | (w >= _MAX_INT_WEIGHT)))
     else:
-        w = out
-        np.copyto(w, raw, casting="unsafe")
-    nbad = int(kc.count_invalid_weights(w))
+        if out is None:
+            w = raw.astype(np.float64, copy=False)
+        else:
+            w = out
+            np.copyto(w, raw, casting="unsafe")
+        nbad = int(kc.count_invalid_weights(w))
     if nbad:
         raise DcbError(f"weight column '{name}' has {nbad} rows with negative, NaN, infinite or too large values; "
                        "weights must be finite and >= 0: fix or filter those rows")
-    return w, null_w
+    return np.ascontiguousarray(w), null_w
 
 
 def _pow2(n: int) -> int:

@@ -115,7 +115,8 @@ def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bi
         return int(acc[row, 0]) * _SCALE + int(np.uint64(acc[row, 1]))
 
     W = total(kf.ACC_TOTAL)
-    present = [a for a in np.argsort(arank) if cnt[kf.CNT_ACTION + 3 * a] > 0]
+    # actions seen only in dropped rows may have codes beyond the counted columns
+    present = [a for a in np.argsort(arank) if a < state._na and cnt[kf.CNT_ACTION + 3 * a] > 0]
     certified_weight, certified_rows, certified_fibers, prevalence = {}, {}, {}, {}
     for a in present:
         lab = labels[a]

@@ -155,14 +155,17 @@ def touch(hashes, rows, lo, hi, kw, rec, slots, shift):
 @kernel
 def count_shard(codes, hashes, acodes, weights, cnt, chi, clo, rows, start, kw, na, rec, slots, state):
     """Count the rows ``rows[start:]`` (this shard's, from :func:`hash_rows`): codes int32[k, n],
-    key hashes, action codes. Plain rows add one each and their float64 ``weights`` (empty when
-    unweighted); pre-aggregated cells (merging states, loading a serialized one) add ``cnt`` rows
-    and the fixed-point weight ``chi``/``clo``. ``kw`` key words and ``na`` action columns
-    describe the record layout. Returns the position in ``rows`` where it stopped for lack of
-    room (``len(rows)`` when done)."""
+    key hashes, action codes. Each row adds ``cnt[i]`` rows (one when ``cnt`` is empty: plain
+    rows; more for the pre-aggregated cells of a merge) and its weight: float64 ``weights``, or
+    the fixed-point ``chi``/``clo`` (integer weights pass ``chi`` alone: no float arithmetic).
+    Empty weight arrays: unweighted. ``kw`` key words and ``na`` action columns describe the
+    record layout. Returns the position in ``rows`` where it stopped for lack of room
+    (``len(rows)`` when done)."""
     m = rows.shape[0]
     cells = cnt.shape[0] > 0
-    weighted = weights.shape[0] > 0 or chi.shape[0] > 0
+    fixed = chi.shape[0] > 0
+    has_lo = clo.shape[0] > 0
+    floats = weights.shape[0] > 0
     nf = state[0]
     cap = rec.shape[0]
     shift = slot_shift(slots.shape[0])
@@ -184,15 +187,12 @@ def count_shard(codes, hashes, acodes, weights, cnt, chi, clo, rows, start, kw, 
                 f = nf
                 nf += 1
             a = acodes[i]
-            if cells:
-                rec[f, kw + a] += cnt[i]
-                if weighted:
-                    add_weight(rec, f, kw + na + a, kw + 2 * na + a, chi[i], clo[i])
-            else:
-                rec[f, kw + a] += 1
-                if weighted:
-                    hi, lo = to_fixed(weights[i])
-                    add_weight(rec, f, kw + na + a, kw + 2 * na + a, hi, lo)
+            rec[f, kw + a] += cnt[i] if cells else 1
+            if fixed:
+                add_weight(rec, f, kw + na + a, kw + 2 * na + a, chi[i], clo[i] if has_lo else np.uint64(0))
+            elif floats:
+                hi, lo = to_fixed(weights[i])
+                add_weight(rec, f, kw + na + a, kw + 2 * na + a, hi, lo)
     state[0] = nf
     state[1] = np.int64(sink)  # keeps the touching loads from being optimised away
     return m
@@ -247,12 +247,13 @@ def count_invalid_weights(w):
 
 
 @kernel
-def count_dense(codes, acodes, weights, lo, hi, strides, counts, whi, wlo):
+def count_dense(codes, acodes, weights, iweights, lo, hi, strides, counts, whi, wlo):
     """Rows ``lo..hi-1`` counted into a dense table indexed by the mixed-radix number of their
-    codes (no hashing: for small key spaces). Rows with a negative code are skipped; returns how
-    many."""
+    codes (no hashing: for small key spaces), with float64 ``weights`` or int64 ``iweights``
+    (both empty: unweighted). Rows with a negative code are skipped; returns how many."""
     k = codes.shape[0]
     weighted = weights.shape[0] > 0
+    integer = iweights.shape[0] > 0
     dropped = 0
     for i in range(lo, hi):
         a = acodes[i]
@@ -267,7 +268,9 @@ def count_dense(codes, acodes, weights, lo, hi, strides, counts, whi, wlo):
             dropped += 1
             continue
         counts[idx, a] += 1
-        if weighted:
+        if integer:
+            whi[idx, a], wlo[idx, a] = add128(whi[idx, a], wlo[idx, a], iweights[i], np.uint64(0))
+        elif weighted:
             h, l = to_fixed(weights[i])
             whi[idx, a], wlo[idx, a] = add128(whi[idx, a], wlo[idx, a], h, l)
     return dropped
