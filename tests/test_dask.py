@@ -20,7 +20,12 @@ from dcb_fast import audit
 from dcb_fast.auditing import AuditResult
 from dcb_fast.cli import main
 from dcb_fast.engines.checkpoint import PartialSpec
-from dcb_fast.engines.dask import local_cluster_options, register_plugin, run_dask, usable_cpus
+from dcb_fast.engines.dask import (
+    local_cluster_options,
+    register_plugin,
+    run_dask,
+    usable_cpus,
+)
 from dcb_fast.io.sources import open_source
 
 from .multifile import ACTION, EVIDENCE, WEIGHT, outputs, table, write_dataset

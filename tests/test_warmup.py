@@ -56,6 +56,8 @@ from dcb_fast.certificate import certify
 from dcb_fast.coverage import coverage
 cert = certify(d, evidence=["lang", "tier"], action="route", min_support=2)
 coverage(cert, table(500, 9), weight="requests", action="route")
+from dcb_fast.completion import complete
+complete(d, ["lang"], "route", ["tier"], weight="requests", min_support=2)
 out["new_after_full_warmup"] = new_since(before)
 print(json.dumps(out))
 """

@@ -83,7 +83,8 @@ def _warm_parts(big, small, threads: int) -> None:
 
 def _warm_audits(big, small, threads: int) -> None:
     """Everything else an audit and its relatives run in the calling process: finalizing, the
-    per-fiber table, ambiguous-case lookup, continuous rules, certificates and coverage."""
+    per-fiber table, ambiguous-case lookup, continuous rules, completion, certificates and
+    coverage."""
     from .auditing import audit
     from .certificate import certify
     from .coverage import coverage
@@ -100,6 +101,11 @@ def _warm_audits(big, small, threads: int) -> None:
     for rule in ("quantile:5", "window:0.3", "knn:25", "window:mae:err"):
         audit(small, evidence=["f"], action="act", weight="w", rules={"f": rule}, threads=threads)
     audit(big, evidence=["f"], action="act", rules={"f": "quantile:10"}, threads=max(2, threads))
+    # completion refines fibers by each candidate probe
+    from .completion import complete
+
+    complete(small, ["d"], "act", ["i8", "b"], weight="w", min_support=2, holdout=0.5)
+    complete(small, ["d"], "act", ["i8", "b"], threads=threads)
     # certificates and production coverage reuse the same kernels and add their own sums
     cert = certify(small, evidence=["s", "d"], action="act", weight="w", min_support=2)
     coverage(cert, big.slice(0, 5_000), weight="w", action="act", by="b", threads=threads)

@@ -258,7 +258,9 @@ class Checkpoint:
                 try:
                     head = json.loads(fh.readline())
                 except ValueError:
-                    raise _Corrupt("unreadable header") from None
+                    head = None
+                if not isinstance(head, dict):
+                    raise _Corrupt("unreadable header")
                 if head.get("audit") != self.key or head.get("fingerprint") != fp:
                     return None  # another version of the file (or a hash collision): recompute
                 payload = fh.read()

@@ -21,8 +21,20 @@ import uuid
 from ..errors import DcbError
 from ..fibers import FiberState
 from ..io.sources import Source
-from .checkpoint import (DEFAULT_PART_ROWS, Checkpoint, PartialSpec, add_stats, compute_part, emit, fingerprint,
-                         new_stats, part_source, plan_parts, save_part, stored_or_none)
+from .checkpoint import (
+    DEFAULT_PART_ROWS,
+    Checkpoint,
+    PartialSpec,
+    add_stats,
+    compute_part,
+    emit,
+    fingerprint,
+    new_stats,
+    part_source,
+    plan_parts,
+    save_part,
+    stored_or_none,
+)
 
 DEFAULT_SPLIT_EVERY = 8
 PLUGIN_NAME = "dcb-fast"

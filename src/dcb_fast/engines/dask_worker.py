@@ -6,6 +6,7 @@ Imported only when the Dask engine runs (it needs ``distributed``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -37,7 +38,11 @@ class WarmupPlugin(WorkerPlugin):
         if self.cache_dir:
             os.environ.setdefault("DCB_FAST_CACHE_DIR", self.cache_dir)  # read when _jit is first imported
         # compiling can take many seconds on a cold cache: keep the worker's event loop answering
-        info = await asyncio.get_running_loop().run_in_executor(None, self._warm, worker.state.nthreads)
+        try:
+            info = await asyncio.get_running_loop().run_in_executor(None, self._warm, worker.state.nthreads)
+        except Exception as exc:  # noqa: BLE001 - warming is an optimization: tasks compile on first use
+            logging.getLogger(__name__).warning("dcb_fast warm-up failed on %s: %r", worker.address, exc)
+            info = {"error": repr(exc)}
         worker.dcb_fast_warmup = info
 
     def _warm(self, nthreads: int) -> dict:
