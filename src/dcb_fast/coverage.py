@@ -14,7 +14,6 @@ import os
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import __version__
 from .certificate import CLASSES, Certificate

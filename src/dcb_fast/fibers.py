@@ -13,117 +13,29 @@ re-coding the other state's dictionaries into this one's.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import __version__
+from ._jit import default_threads
+from ._threads import parallel_map
 from .errors import DcbError
+from ._memory import zeros
+from .fiber_tables import DenseTables, Shard
 from .io import arrow as A
 from .io.encoding import ColumnEncoder
 from .kernels import counting as kc
-from ._jit import default_threads
-from ._memory import zeros
-from ._threads import parallel_map
 from .rules import Rule, exact
-
-import os
 
 STATE_FORMAT = "dcb_fast.fiber_state"
 DEFAULT_MAX_FIBERS = int(os.environ.get("DCB_FAST_MAX_FIBERS", 50_000_000))
+_DENSE_CELLS = 1 << 16  # key spaces up to this many cells are counted without hashing (tests lower it)
 _PARALLEL_ROWS = 1 << 15  # below this many rows a batch is not worth splitting over threads
 STATE_VERSION = 1
 _MAX_WEIGHT = float(2**62)
 _MAX_INT_WEIGHT = 1 << 62
-
-
-_DENSE_CELLS = 1 << 16  # key spaces up to this many cells are counted without hashing
-
-
-class _Dense:
-    """Per-thread dense tables [cells, actions] for a small key space (a mixed radix of the
-    columns' code ranges); summed and moved into the hash shards when read."""
-
-    def __init__(self, radix: list[int], na: int, weighted: bool, threads: int):
-        self.radix = np.array(radix, dtype=np.int64)
-        self.strides = np.ones(len(radix), dtype=np.int64)
-        for j in range(len(radix) - 2, -1, -1):
-            self.strides[j] = self.strides[j + 1] * self.radix[j + 1]
-        self.cells = int(np.prod(self.radix)) if len(radix) else 1
-        self.na = na
-        self.weighted = weighted
-        self.tables = [self._new(na) for _ in range(max(1, threads))]
-
-    def _new(self, na):
-        z = (0, na) if not self.weighted else (self.cells, na)
-        return (np.zeros((self.cells, na), np.int64), np.zeros(z, np.int64), np.zeros(z, np.uint64))
-
-    def widen(self, na: int) -> None:
-        grown = []
-        for counts, whi, wlo in self.tables:
-            c, h, l = self._new(na)
-            c[:, : counts.shape[1]] = counts
-            if self.weighted:
-                h[:, : whi.shape[1]] = whi
-                l[:, : wlo.shape[1]] = wlo
-            grown.append((c, h, l))
-        self.tables = grown
-        self.na = na
-
-    def total(self):
-        """The tables summed over threads (weights in exact 128-bit arithmetic)."""
-        counts, whi, wlo = self.tables[0]
-        counts, whi, wlo = counts.copy(), whi.copy(), wlo.copy()
-        for c, h, l in self.tables[1:]:
-            counts += c
-            if self.weighted:
-                lo = wlo + l
-                whi += h + (lo < wlo)
-                wlo = lo
-        return counts, whi, wlo
-
-
-class _Shard:
-    """One fiber table (see ``kernels.counting``): records, slots, fiber count.
-
-    With a ``reserve`` (the most fibers this shard is expected to hold, e.g. the input's row
-    count over the shards), the record array is mapped once at that size: the operating system
-    backs it only as fibers are written, and growing never copies. The slot table alternates
-    between two mappings, so growing it never maps fresh memory twice.
-    """
-
-    __slots__ = ("rec", "slots", "state", "_buf", "_spare", "reserve")
-
-    def __init__(self, capacity: int, width: int, reserve: int = 0):
-        self.reserve = int(reserve)
-        self.rec = zeros((max(capacity, self.reserve), width), np.int64)
-        self._buf = zeros(_pow2(2 * capacity), np.uint64)  # the buffer holding the slot table
-        self.slots = self._buf
-        self._spare = None
-        self.state = np.zeros(2, dtype=np.int64)
-
-    @property
-    def nf(self) -> int:
-        return int(self.state[0])
-
-    def grow(self, nf: int) -> None:
-        """Make room for ``nf`` fibers: records, and a slot table at most half full."""
-        if nf > self.rec.shape[0]:
-            rec = zeros((max(nf, 2 * self.rec.shape[0]), self.rec.shape[1]), np.int64)
-            rec[: self.nf] = self.rec[: self.nf]
-            self.rec = rec
-        if 5 * nf > 3 * len(self.slots):
-            nslots = _pow2(2 * nf)
-            if nslots > 1 << 31:
-                raise DcbError("a fiber table shard is full (2**31 slots); raise --threads to spread the fibers")
-            spare = self._spare
-            if spare is None or spare.size < nslots:
-                spare = zeros(max(nslots, _pow2(2 * self.reserve) if self.reserve else 0), np.uint64)
-            new = spare[:nslots]
-            new[:] = 0
-            kc.rehash_shard(self.slots, new)
-            self._spare, self._buf, self.slots = self._buf, spare, new
 
 
 class FiberState:
@@ -161,10 +73,10 @@ class FiberState:
         reserve = 0
         if expected_rows:
             reserve = int(min(expected_rows, self.max_fibers) / self.threads * 1.05) + 1024
-        self._shards = [_Shard(capacity, self._width(), reserve) for _ in range(self.threads)]
+        self._shards = [Shard(capacity, self._width(), reserve) for _ in range(self.threads)]
         self._cache = None
         self._scratch = None
-        self._dense: _Dense | None = None
+        self._dense: DenseTables | None = None
         self._dense_off = False  # the key space outgrew the dense table once: hash from then on
 
     def _width(self, na: int | None = None) -> int:
@@ -267,7 +179,7 @@ class FiberState:
         if cells > _DENSE_CELLS:
             self._dense_off = True
             return False
-        self._dense = _Dense(radix, self._na_needed(), bool(self.weight), self.threads)
+        self._dense = DenseTables(radix, self._na_needed(), bool(self.weight), self.threads)
         return True
 
     def _na_needed(self) -> int:
@@ -483,7 +395,7 @@ class FiberState:
             sh.rec = rec
         self._na = na
 
-    def _grow(self, sh: _Shard) -> None:
+    def _grow(self, sh: Shard) -> None:
         nf = sh.nf + 1
         if self.n_fibers + 1 > self.max_fibers:
             worst = max(zip(self.encoders, self.evidence), key=lambda e: len(e[0]))
@@ -587,8 +499,5 @@ def _weights(col: pa.Array, name: str, out: np.ndarray | None = None):
                        "weights must be finite and >= 0: fix or filter those rows")
     return np.ascontiguousarray(w), null_w
 
-
-def _pow2(n: int) -> int:
-    return 1 << max(4, int(n - 1).bit_length())
 
 

@@ -23,7 +23,7 @@ from .io import arrow as A
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .results import Result
 from .metrics import summarize
-from .rules import Edges, Knn, Window, parse_rule
+from .rules import Edges, Window, parse_rule
 from .windows import Column
 
 STANDARD_RULES = ["quantile:5", "quantile:10", "quantile:20", "quantile:40", "knn:25", "knn:50", "knn:100"]

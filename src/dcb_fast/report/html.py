@@ -18,7 +18,7 @@ from typing import Callable
 
 from ..errors import DcbError
 from . import plots
-from .blocks import Html, cards, esc, join, kv_table, num, pct, section, table, tag, truncate
+from .blocks import Html, esc, join, kv_table, table, tag, truncate
 
 DEFAULT_TOP_K = 50
 MATPLOTLIB_NOTE = 'Plots are shown as tables: pip install "dcb-fast[report]" adds the plots (matplotlib).'

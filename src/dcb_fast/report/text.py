@@ -47,7 +47,7 @@ def render_certificate(d: dict) -> str:
         f"certificate  {d['format']} (dcb_fast {d['dcb_fast_version']})",
         f"  evidence     {', '.join(d['evidence'])}   action: {d['action']}"
         + (f"   weight: {d['weight']}" if d.get("weight") else ""),
-        f"  rules        " + ", ".join(f"{c}={r['rule'] if isinstance(r, dict) else r}" for c, r in d["rules"].items()),
+        "  rules        " + ", ".join(f"{c}={r['rule'] if isinstance(r, dict) else r}" for c, r in d["rules"].items()),
         f"  min support  {d['min_support']}   nulls: {d['nulls']}   global majority: {d['global_majority']}",
         f"  calibration  {cal['n_rows']:,} rows, fingerprint {str(cal['input'].get('fingerprint', ''))[:16]}",
         f"  fibers       certified {f['certified']:,}  ambiguous {f['ambiguous']:,}  thin {f['thin']:,}",
