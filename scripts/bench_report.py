@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 
 GiB = 1 << 30
@@ -108,7 +107,7 @@ def speed_row(workload: str, entries: dict[str, dict]) -> list[str] | None:
         if ratio is None:
             cells.append("not measured (no DuckDB/Polars run)")
         elif ratio >= goal["min"]:
-            cells.append(f"**yes**")
+            cells.append("**yes**")
         else:
             need = goal_base[min(goal_base, key=goal_base.get)] / goal["min"]
             cells.append(f"**no**: {ratio:.2f}x of {goal['min']:g}x; needs {fmt_time(need)} "
