@@ -53,7 +53,7 @@ for threads in (1, 2):
     dcb_fast.audit(d, evidence=["requests"], action="route", rules={{"requests": "knn:7"}})
 dcb_fast.audit(d, evidence=["lang", "tier"], action="route", checkpoint=tempfile.mkdtemp())
 from dcb_fast.certificate import certify
-from dcb_fast.coverage import coverage
+from dcb_fast.production import coverage
 cert = certify(d, evidence=["lang", "tier"], action="route", min_support=2)
 coverage(cert, table(500, 9), weight="requests", action="route")
 from dcb_fast.completion import complete

@@ -200,7 +200,7 @@ class Certificate:
 
     def coverage(self, source, **kwargs):
         """Stream a production log against this certificate; see :func:`dcb_fast.coverage`."""
-        from .coverage import coverage
+        from .production import coverage
 
         return coverage(self, source, **kwargs)
 

@@ -15,18 +15,9 @@ import pyarrow as pa
 
 from .errors import DcbError
 from .kernels import finalize as kf
-from .kernels.hashing import masked_sum128
 
 CERTIFIED, AMBIGUOUS, THIN = "certified", "ambiguous", "thin"
 _SCALE = 1 << 64
-
-
-def exact_total(hi: np.ndarray, lo: np.ndarray, mask: np.ndarray | None = None) -> int:
-    """Exact sum of fixed-point values as an integer in units of 2**-64."""
-    if mask is None:
-        mask = np.ones(len(hi), dtype=np.bool_)
-    shi, slo = masked_sum128(np.ascontiguousarray(hi), np.ascontiguousarray(lo), np.ascontiguousarray(mask))
-    return int(shi) * _SCALE + int(slo)
 
 
 def ratio(num: int, den: int) -> float:

@@ -87,7 +87,7 @@ def _warm_audits(big, small, threads: int) -> None:
     coverage."""
     from .auditing import audit
     from .certificate import certify
-    from .coverage import coverage
+    from .production import coverage
 
     for table, batch_rows, th in ((big, 1 << 20, max(2, threads)), (small, 1_000, 1), (small, 2_500, threads)):
         r = audit(table, evidence=["s", "d", "i8", "f"], action="act", weight="w", batch_rows=batch_rows, threads=th)

@@ -33,7 +33,7 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
     Example:
       dcb coverage cert.arrow logs/2026-11-*.parquet -w requests --by day -o coverage/
     """
-    from ..coverage import coverage
+    from ..production import coverage
     from ..report.text import render_coverage
 
     check_report_path(report_path)

@@ -64,17 +64,6 @@ def sub128(ahi, alo, bhi, blo):
 
 
 @kernel
-def masked_sum128(hi, lo, mask):
-    """Exact sum of the fixed-point values where mask is true, as (hi, lo)."""
-    shi = np.int64(0)
-    slo = np.uint64(0)
-    for i in range(hi.shape[0]):
-        if mask[i]:
-            shi, slo = add128(shi, slo, hi[i], lo[i])
-    return shi, slo
-
-
-@kernel
 def weights_to_fixed(w, hi, lo):
     """Vector form of :func:`to_fixed` (used for cells and for the oracle tests)."""
     for i in range(w.shape[0]):
