@@ -87,9 +87,8 @@ def split_counts(cells: Cells, calib_fraction: float, seed: int, index: int) -> 
 
 
 def _per_fiber(fiber, action, values, nf, na):
-    out = np.zeros((nf, na), np.float64)
-    np.add.at(out, (fiber, action), values)
-    return out
+    """Sum ``values`` per (fiber, action): one bincount (numpy's add.at is ~20x slower)."""
+    return np.bincount(fiber * na + action, weights=values, minlength=nf * na).reshape(nf, na)
 
 
 def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support: int, tol: float | None = None):
@@ -98,8 +97,7 @@ def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support:
     na = cells.n_actions
     cal_w = cal * cells.w
     test_w = test * cells.w
-    glob = np.zeros(na)
-    np.add.at(glob, cells.action, cal_w)
+    glob = np.bincount(cells.action, weights=cal_w, minlength=na).astype(np.float64)
     g = int(np.argmax(glob))  # ties: lowest canonical action
     if tol is None:
         nf = int(cells.fiber.max()) + 1
