@@ -26,19 +26,22 @@ SPEED_ORDER = ["audit_file", "audit_memory", "completion", "coverage", "knn", "w
 
 def load(paths: list[str]) -> tuple[dict, list[dict]]:
     """Machine info and datetimes of the runs, and the benchmarks (later files win)."""
-    machine, dates, by_key = {}, [], {}
+    machine, dates, by_key, commits = {}, [], {}, set()
     for p in paths:
         with open(p) as f:
             data = json.load(f)
         machine = data.get("machine_info") or machine
         if data.get("datetime"):
             dates.append(data["datetime"])
+        ci = data.get("commit_info") or {}
+        if ci.get("id"):
+            commits.add(ci["id"][:7] + (" (with uncommitted changes)" if ci.get("dirty") else ""))
         for b in data.get("benchmarks", []):
             info = b.get("extra_info") or {}
             if "workload" not in info:
                 continue  # benchmarks of other suites (e.g. bench/test_dask.py)
             by_key[(b.get("fullname") or b["name"])] = b
-    return {"machine": machine, "dates": dates}, list(by_key.values())
+    return {"machine": machine, "dates": dates, "commits": sorted(commits)}, list(by_key.values())
 
 
 def seconds(b: dict) -> float:
@@ -198,8 +201,10 @@ def machine_line(meta: dict) -> str:
     ver = m.get("dcb_versions") or {}
     vers = ", ".join(f"{k} {v}" for k, v in ver.items())
     py = m.get("python_version") or dm.get("python")
+    commits = meta.get("commits") or []
+    at = f" at commit {', '.join(commits)}" if commits else ""
     return (f"Machine: {cpu}, {cores} cores{mem}; {m.get('system', '')} {m.get('release', '')}, Python {py}"
-            + (f"; {vers}" if vers else "") + f". Measured {when}.")
+            + (f"; {vers}" if vers else "") + f". Measured {when}{at}.")
 
 
 def report(paths: list[str]) -> str:
