@@ -28,10 +28,11 @@ def bench_cmd(rows, repeat, engines, data_dir, threads, fmt, quiet):
     the queries a user would otherwise write in DuckDB, Polars and pyarrow, check that all engines
     compute the same numbers, and print times, rows/s and ratios.
 
-    DuckDB and Polars come with the optional extra: pip install 'dcb-fast[bench]'.
+    DuckDB and Polars come with the optional extra (the command says when they are missing).
 
     \b
     Example:
+      pip install 'dcb-fast[bench]'
       dcb bench --rows 10000000 --data-dir ~/.cache/dcb-bench
     """
     from ..benchmark import render, run
