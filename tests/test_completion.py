@@ -76,7 +76,7 @@ def test_holdout_matches_a_row_level_replay():
     r = complete(t, ["e"], "d", ["p", "q"], min_support=5, holdout=0.4, seed=9)
     st_ = FiberState(["e", "p", "q"], "d", shards=1)
     st_.update(t)
-    atoms = Atoms(st_)
+    atoms = Atoms(st_, canonical=True)
     (cal, _, _), (held, _, _) = _split(atoms, 0.4, 9, None)
     vals = {c: st_.encoders[j].values().to_numpy()[atoms.codes[:, j]] for j, c in enumerate(["e", "p", "q"])}
     acts = st_.action_encoder.values().to_pylist()

@@ -2,9 +2,10 @@
 finite form).
 
 Rows are read and encoded once, into *atoms*: the fibers of all evidence and probe columns
-together, with per-action counts and weights (``kernels.refine``). Every greedy step refines the
-current fibers by each remaining probe, one pass over the atoms per probe, the probes on parallel
-threads; the work of a step is O(atoms x probes) whatever the step number.
+together, with per-action counts and weights (``kernels.refine``). The current fibers are
+segments of a permutation of the atoms; every greedy step splits them by each remaining probe,
+one sequential pass over the atoms per probe (the probes on parallel threads), then reorders the
+atoms by the chosen probe: the work of a step is O(atoms x probes) whatever the step number.
 """
 
 from __future__ import annotations
@@ -28,42 +29,119 @@ _SCALE = 1 << 64
 
 
 class Atoms:
-    """The finest fibers of a labelled table: codes per column, counts and weights per action,
-    in canonical order (so seeded splits never depend on how the input was read)."""
+    """The finest fibers of a labelled table: codes per column, counts and weights per action.
 
-    def __init__(self, state: FiberState):
-        order = canonical_order(state)
+    The atoms are kept sorted so that the current fibers are contiguous segments, and reordered
+    when a probe is chosen, so every candidate probe is scored by one sequential pass. With
+    ``canonical=True`` they start in canonical order (evidence values ascending), so that seeded
+    splits of the rows never depend on how the input was read. Arrays passed to :meth:`attach`
+    (held-out counts) are reordered along."""
+
+    def __init__(self, state: FiberState, canonical: bool = False):
         keys, counts, whi, wlo = state.table_arrays()
+        if canonical:
+            order = canonical_order(state)
+            keys, counts, whi, wlo = keys[order], counts[order], whi[order], wlo[order]
         self.columns = list(state.evidence)
-        self.codes = np.ascontiguousarray(keys[order].astype(np.int64))
-        self.counts = np.ascontiguousarray(counts[order])
-        self.whi = np.ascontiguousarray(whi[order])
-        self.wlo = np.ascontiguousarray(wlo[order])
+        self.ncodes = [max(len(e), 1) for e in state.encoders]
+        self.arrays = {"codes": np.ascontiguousarray(keys), "counts": np.ascontiguousarray(counts),
+                       "whi": np.ascontiguousarray(whi), "wlo": np.ascontiguousarray(wlo)}
         self.state = state
         self.weighted = state.weight is not None
 
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["arrays"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def attach(self, **arrays) -> None:
+        """Arrays with one row per atom, to be kept in the atoms' order."""
+        # own copies: two names must never share a buffer, since each is reordered in place
+        self.arrays.update({k: np.array(v, copy=True, order="C") for k, v in arrays.items()})
+
+    def _reorder(self, perm: np.ndarray) -> None:
+        # into a second buffer per array, kept between steps: a fresh array per step would map
+        # new memory every time, which costs more than the gather itself on some machines
+        spare = self.__dict__.setdefault("_spare", {})
+
+        def one(k):
+            v = self.arrays[k]
+            two = v.reshape(len(v), -1)
+            out = spare.get(k)
+            if out is None or out.shape != two.shape or out.dtype != two.dtype:
+                out = np.empty_like(two)
+            kr.gather_rows(two, perm, out)
+            spare[k] = two
+            self.arrays[k] = out.reshape(v.shape)
+
+        parallel_map(one, list(self.arrays), 2)
+
     def code(self, column: str) -> np.ndarray:
-        return np.ascontiguousarray(self.codes[:, self.columns.index(column)])
+        return np.ascontiguousarray(self.codes[:, self.columns.index(column)]).astype(np.int64)
 
-    def group(self, columns: list[str], counts=None, whi=None, wlo=None) -> np.ndarray:
-        g = np.zeros(len(self.codes), np.int64)
-        for c in columns:
-            g = self.refine(g, self.code(c), counts, whi, wlo)[0]
-        return g
+    def segments(self, leading: int) -> np.ndarray:
+        """Sort the atoms by the first ``leading`` key columns (one mixed-radix number of their
+        codes when it fits 62 bits) and return the boundaries of their fibers."""
+        n = len(self.codes)
+        if n == 0:
+            return np.zeros(1, np.int64)
+        radix = self.ncodes[:leading]
+        if float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:
+            composite = np.zeros(n, np.int64)
+            for j, r in enumerate(radix):
+                composite *= r
+                composite += self.codes[:, j]
+            perm = np.argsort(composite, kind="stable")
+        else:
+            perm = np.lexsort([self.codes[:, j] for j in range(leading)][::-1])
+        self._reorder(perm)
+        lead = self.codes[:, :leading]
+        change = np.ones(n, dtype=bool)
+        if leading:
+            change[1:] = (lead[1:] != lead[:-1]).any(axis=1)
+        else:
+            change[1:] = False
+        return np.concatenate([np.nonzero(change)[0], [n]]).astype(np.int64)
 
-    def refine(self, group, code, counts=None, whi=None, wlo=None):
-        out = np.empty(len(group), np.int64)
-        stats = kr.refine(group, code, self.counts if counts is None else counts, self.whi if whi is None else whi,
-                          self.wlo if wlo is None else wlo, out)
-        return out, stats
+    def summarize(self, prefix: str, counts, whi, wlo) -> None:
+        """Attach per-atom rows, weight and action of these counts as ``<prefix>rows`` etc."""
+        n = len(counts)
+        out = {f"{prefix}rows": np.empty(n, np.int64), f"{prefix}thi": np.empty(n, np.int64),
+               f"{prefix}tlo": np.empty(n, np.uint64), f"{prefix}act": np.empty(n, np.int64)}
+        kr.summarize_atoms(np.ascontiguousarray(counts), np.ascontiguousarray(whi), np.ascontiguousarray(wlo),
+                           *out.values())
+        self.arrays.update(out)
+
+    def score(self, seg, column, prefix, min_support, skip) -> dict:
+        """Scores of the current fibers split by ``column`` (None: as they are), from the atom
+        summaries ``prefix`` (see :meth:`summarize`)."""
+        if column is None:
+            code, ncodes = np.zeros(len(self.codes), np.int64), 1
+        else:
+            code, ncodes = self.code(column), self.ncodes[self.columns.index(column)]
+        acc = np.zeros((4, 2), np.int64)
+        cnt = np.zeros(3, np.int64)
+        a = self.arrays
+        kr.score_split(seg, code, ncodes, a[f"{prefix}rows"], a[f"{prefix}thi"], a[f"{prefix}tlo"],
+                       a[f"{prefix}act"], int(min_support), skip, acc, cnt)
+        return _score(acc, cnt)
+
+    def split(self, seg, column) -> np.ndarray:
+        """Split every fiber by ``column``: reorder the atoms, return the new boundaries."""
+        perm = np.empty(len(self.codes), np.int64)
+        new_seg = np.empty(len(self.codes) + 1, np.int64)
+        ns = kr.apply_split(seg, self.code(column), self.ncodes[self.columns.index(column)], perm, new_seg)
+        self._reorder(perm)
+        return new_seg[: ns + 1].copy()
+
+    @staticmethod
+    def group_of(seg) -> np.ndarray:
+        return np.repeat(np.arange(len(seg) - 1, dtype=np.int64), np.diff(seg))
 
 
-def score(stats, min_support: int, skip_thin: bool) -> dict:
-    """Certifiable / ambiguous / thin fractions and fiber counts of refined groups."""
-    rows, thi, tlo, act = stats
-    acc = np.zeros((4, 2), np.int64)
-    cnt = np.zeros(3, np.int64)
-    kr.class_totals(rows, thi, tlo, act, int(min_support), skip_thin, acc, cnt)
+def _score(acc, cnt) -> dict:
+    """Certifiable / ambiguous / thin fractions and fiber counts from class totals."""
     tot = [int(acc[i, 0]) * _SCALE + int(np.uint64(acc[i, 1])) for i in range(4)]
     W = tot[0]
     return {
@@ -144,44 +222,49 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
                              progress=bar, labels=dict(src.parts()))
     if state.n_rows == 0:
         raise DcbError("empty input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
-    atoms = Atoms(state)
+    atoms = Atoms(state, canonical=holdout is not None)
     threads = threads or state.threads
 
-    cal = test = None
-    if holdout is not None:
+    held = holdout is not None
+    if held:
         cal, test = _split(atoms, holdout, seed, weight)
-    counts, whi, wlo = (atoms.counts, atoms.whi, atoms.wlo) if cal is None else cal
-    skip = thin == "skip"
-    group = atoms.group(evidence, counts, whi, wlo)
-    base = score(atoms.refine(group, np.zeros(len(group), np.int64), counts, whi, wlo)[1], min_support, skip)
-    curve = [{"step": 0, "probe": None, "cost": 0.0, **_public(base)}]
-    chosen: list[str] = []
-    groups = [group]
-    pool = sorted(probes)
-    current = base
-    while pool and not (target is not None and current["certifiable_fraction"] >= target):
-        def evaluate(p):
-            g, stats = atoms.refine(group, atoms.code(p), counts, whi, wlo)
-            return p, g, score(stats, min_support, skip)
+        atoms.attach(cc=cal[0], chi=cal[1], clo=cal[2], tc=test[0], thi=test[1], tlo=test[2])
+        atoms.summarize("s_", *cal)  # probes are chosen on the calibration part
+    else:
+        atoms.summarize("s_", atoms.counts, atoms.whi, atoms.wlo)
+    for name in ("counts", "whi", "wlo"):  # only the summaries are needed from here on
+        del atoms.arrays[name]
 
-        results = parallel_map(evaluate, pool, threads)
+    def heldout_figures(seg):
+        a = atoms
+        return _heldout(a.group_of(seg), (a.cc, a.chi, a.clo), (a.tc, a.thi, a.tlo), min_support)
+
+    skip = thin == "skip"
+    seg = atoms.segments(len(evidence))
+    current = atoms.score(seg, None, "s_", min_support, skip)
+    curve = [{"step": 0, "probe": None, "cost": 0.0, **_public(current)}]
+    if held:
+        curve[0].update(heldout_figures(seg))
+    chosen: list[str] = []
+    pool = sorted(probes)
+    while pool and not (target is not None and current["certifiable_fraction"] >= target):
+        results = parallel_map(lambda p: (p, atoms.score(seg, p, "s_", min_support, skip)), pool, threads)
 
         def merit(item):
-            p, _, sc = item
+            p, sc = item
             gain = sc["_certified"] - current["_certified"]  # exact, in units of 2**-64 weight
             return (gain / float(costs.get(p, 1.0))) if costs else sc["_certified"]
 
         best = max(merit(r) for r in results)
-        p, group, current = next(r for r in results if merit(r) == best)  # pool is sorted: lexical ties
+        p, current = next(r for r in results if merit(r) == best)  # pool is sorted: lexical ties
+        seg = atoms.split(seg, p)
         pool.remove(p)
         chosen.append(p)
-        groups.append(group)
         cost = curve[-1]["cost"] + float(costs.get(p, 1.0))
         curve.append({"step": len(chosen), "probe": p, "cost": cost, **_public(current)})
+        if held:
+            curve[-1].update(heldout_figures(seg))
 
-    if test is not None:
-        for step, g in zip(curve, groups):
-            step.update(_heldout(g, cal, test, min_support))
     reached = None
     if target is not None:
         reached = next((s for s in curve if s["certifiable_fraction"] >= target), None)

@@ -1,83 +1,149 @@
 """Refining fibers by one more column, on *atoms*: the fibers of the finest partition (all
 evidence and probe columns together), each with its per-action row counts and weights.
 
-A coarser fiber is a group of atoms; adding a probe splits every group by the probe's code. One
-pass over the atoms with a hash table keyed by (group, code) gives the refined groups and their
-support, weight and action mix, so a completion step costs O(atoms) per candidate probe instead
-of a regrouping of all rows.
+The atoms are kept sorted so that the current fibers are *segments* (atoms ``seg[s]:seg[s+1]``
+make fiber s). Splitting every segment by a probe's code needs only a table the size of the
+probe's code range, reset after each segment, and the sub-fibers of a segment are complete once
+the segment has been read, so they are classified on the spot: one sequential pass over the
+atoms per candidate probe, O(atoms), with nothing bigger than the probe's dictionary in the
+working set. Choosing a probe reorders the atoms within each segment (``apply_split``).
 """
 
 import numpy as np
 
-from .._jit import kernel
-from .hashing import add128, mix64
+from .._jit import inline, kernel
+from .hashing import add128
 
 _MIXED = -2
 
 
+@inline
+def _classify(rows, thi, tlo, act, min_support, skip_thin, acc, cnt):
+    thin = rows < min_support
+    mixed = act == _MIXED
+    k = 3 if thin else (2 if mixed else 1)
+    for slot in (0, k):
+        acc[slot, 0], lo = add128(acc[slot, 0], np.uint64(acc[slot, 1]), thi, tlo)
+        acc[slot, 1] = np.int64(lo)
+    if thin:
+        cnt[2] += 1
+    if not (skip_thin and thin):
+        cnt[0] += 1
+        if mixed:
+            cnt[1] += 1
+
+
 @kernel
-def refine(group, code, counts, whi, wlo, out_group):
-    """Split ``group`` (int64 per atom) by ``code`` (int64 per atom; pass zeros to keep the
-    groups as they are). Writes the refined group of each atom into ``out_group`` (numbered
-    0.. in order of first appearance) and returns per refined group: rows, weight (hi, lo),
-    action (the single action, or -2 when mixed)."""
-    n = group.shape[0]
+def summarize_atoms(counts, whi, wlo, rows, thi, tlo, act):
+    """Per atom: rows, total weight and its action (-2 when the atom itself is mixed, -1 when
+    it has no rows), so that scoring reads four numbers per atom instead of every action."""
     na = counts.shape[1]
-    nslots = 16
-    while nslots < 2 * n + 2:
-        nslots *= 2
-    mask = np.uint64(nslots - 1)
-    slot_key = np.empty(nslots, np.int64)
-    slot_id = np.full(nslots, -1, np.int64)
-    rows = np.zeros(n, np.int64)
-    thi = np.zeros(n, np.int64)
-    tlo = np.zeros(n, np.uint64)
-    act = np.full(n, -1, np.int64)
-    ng = 0
-    for i in range(n):
-        key = group[i] * np.int64(2147483647) + code[i]
-        s = mix64(np.uint64(key)) & mask
-        while True:
-            g = slot_id[s]
-            if g < 0:
-                slot_id[s] = ng
-                slot_key[s] = key
-                g = ng
-                ng += 1
-                break
-            if slot_key[s] == key:
-                break
-            s = (s + np.uint64(1)) & mask
-        out_group[i] = g
+    for i in range(counts.shape[0]):
+        r = np.int64(0)
+        h = np.int64(0)
+        lo = np.uint64(0)
+        a_ = -1
         for a in range(na):
             c = counts[i, a]
             if c == 0:
                 continue
-            rows[g] += c
-            thi[g], tlo[g] = add128(thi[g], tlo[g], whi[i, a], wlo[i, a])
-            if act[g] == -1:
-                act[g] = a
-            elif act[g] != a:
-                act[g] = _MIXED
-    return rows[:ng], thi[:ng], tlo[:ng], act[:ng]
+            r += c
+            h, lo = add128(h, lo, whi[i, a], wlo[i, a])
+            a_ = a if a_ == -1 else _MIXED
+        rows[i] = r
+        thi[i] = h
+        tlo[i] = lo
+        act[i] = a_
 
 
 @kernel
-def class_totals(rows, thi, tlo, act, min_support, skip_thin, acc, cnt):
-    """Sum refined groups by class into ``acc`` (int64[4, 2]: all, certified, ambiguous, thin)
-    and count fibers into ``cnt`` (fibers, mixed fibers, thin fibers)."""
-    for g in range(rows.shape[0]):
-        if rows[g] == 0:
-            continue
-        thin = rows[g] < min_support
-        mixed = act[g] == _MIXED
-        k = 3 if thin else (2 if mixed else 1)
-        for slot in (0, k):
-            acc[slot, 0], lo = add128(acc[slot, 0], np.uint64(acc[slot, 1]), thi[g], tlo[g])
-            acc[slot, 1] = np.int64(lo)
-        if thin:
-            cnt[2] += 1
-        if not (skip_thin and thin):
-            cnt[0] += 1
-            if mixed:
-                cnt[1] += 1
+def score_split(seg, code, ncodes, arows, athi, atlo, aact, min_support, skip_thin, acc, cnt):
+    """Split every segment by ``code`` (int64 per atom, in [0, ncodes); all zeros scores the
+    segments as they are) and sum the sub-fibers by class into ``acc`` (int64[4, 2]: all,
+    certified, ambiguous, thin; 128-bit weights) and ``cnt`` (fibers, mixed, thin). Atoms come
+    summarized (:func:`summarize_atoms`)."""
+    local = np.full(ncodes, -1, np.int64)
+    used = np.empty(ncodes, np.int64)
+    rows = np.zeros(ncodes, np.int64)
+    thi = np.zeros(ncodes, np.int64)
+    tlo = np.zeros(ncodes, np.uint64)
+    act = np.zeros(ncodes, np.int64)
+    for s in range(seg.shape[0] - 1):
+        m = 0
+        for i in range(seg[s], seg[s + 1]):
+            a = aact[i]
+            if a == -1:
+                continue
+            c = code[i]
+            j = local[c]
+            if j < 0:
+                j = m
+                local[c] = m
+                used[m] = c
+                rows[j] = 0
+                thi[j] = 0
+                tlo[j] = 0
+                act[j] = -1
+                m += 1
+            rows[j] += arows[i]
+            thi[j], tlo[j] = add128(thi[j], tlo[j], athi[i], atlo[i])
+            if act[j] == -1:
+                act[j] = a
+            elif act[j] != a:
+                act[j] = _MIXED
+        for j in range(m):
+            local[used[j]] = -1
+            if rows[j] > 0:
+                _classify(rows[j], thi[j], tlo[j], act[j], min_support, skip_thin, acc, cnt)
+
+
+@kernel
+def apply_split(seg, code, ncodes, new_perm, new_seg):
+    """The order that sorts every segment stably by ``code`` (ascending) into ``new_perm``
+    (``new_perm[position] = atom``), and the sub-segment boundaries into ``new_seg``. Returns
+    the number of new segments."""
+    count = np.zeros(ncodes, np.int64)
+    start = np.zeros(ncodes, np.int64)
+    used = np.empty(ncodes, np.int64)
+    ns = 0
+    new_seg[0] = 0
+    for s in range(seg.shape[0] - 1):
+        lo, hi = seg[s], seg[s + 1]
+        m = 0
+        for p in range(lo, hi):
+            c = code[p]
+            if count[c] == 0:
+                used[m] = c
+                m += 1
+            count[c] += 1
+        # codes ascending within the segment (insertion sort over the few used codes)
+        for x in range(1, m):
+            v = used[x]
+            y = x - 1
+            while y >= 0 and used[y] > v:
+                used[y + 1] = used[y]
+                y -= 1
+            used[y + 1] = v
+        off = lo
+        for x in range(m):
+            c = used[x]
+            start[c] = off
+            off += count[c]
+            ns += 1
+            new_seg[ns] = off
+        for p in range(lo, hi):
+            c = code[p]
+            new_perm[start[c]] = p
+            start[c] += 1
+        for x in range(m):
+            count[used[x]] = 0
+    return ns
+
+
+@kernel
+def gather_rows(src, perm, dst):
+    """``dst[p] = src[perm[p]]`` for 2-D arrays (rows of atoms)."""
+    for p in range(perm.shape[0]):
+        i = perm[p]
+        for j in range(src.shape[1]):
+            dst[p, j] = src[i, j]
