@@ -49,7 +49,14 @@ class KeyIndex:
 
     def lookup(self, batch) -> np.ndarray:
         """Row position of each row of ``batch`` (columns ``names``), -1 when absent."""
-        fid = self.state.lookup(batch)
+        return self._rows_of(self.state.lookup(batch))
+
+    def lookup_fibers(self, state: FiberState, keys: np.ndarray) -> np.ndarray:
+        """Row position of each fiber of another state (its codes ``keys``, int32[n, k] over
+        the same columns), -1 when absent: dictionaries are mapped once, values never decoded."""
+        return self._rows_of(self.state.lookup_codes(self.state.recode(state, keys)))
+
+    def _rows_of(self, fid: np.ndarray) -> np.ndarray:
         out = np.full(len(fid), -1, dtype=np.int64)
         hit = fid >= 0
         out[hit] = self._rows[fid[hit]]
@@ -161,7 +168,7 @@ class Certificate:
         names = A.as_array(self.table["__class"])
         lookup = {c: i for i, c in enumerate(CLASSES)}
         d = [lookup[v] for v in names.dictionary.to_pylist()]
-        return np.asarray(d, dtype=np.int8)[names.indices.to_numpy()]
+        return np.asarray(d, dtype=np.int8)[A.np_values(names.indices)]
 
     def action_values(self) -> pa.Array:
         """The calibration's majority-action values (distinct, as stored)."""
@@ -172,7 +179,7 @@ class Certificate:
     def describe(self) -> dict:
         """A JSON-ready description (what ``dcb show`` prints)."""
         cls = self.class_codes()
-        w = self.table["__weight"].to_numpy()
+        w = A.np_values(self.table["__weight"])
         total = float(w.sum()) or 1.0
         per_action = {}
         act = A.as_array(self.table["__action"]).to_pylist()

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from .errors import DcbError
+from .io.arrow import np_values
 
 SCHEMA_VERSION = 1
 QUANTILE_RULE = "k-th smallest |residual|, k = ceil((n+1)(1-alpha)), capped at n"
@@ -219,7 +220,7 @@ def _numeric_column(table, col: str) -> np.ndarray:
     t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
     if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_null(t)):
         raise DcbError(f"column '{col}' has type {t}; predictions and labels must be numeric: cast '{col}' to a number")
-    return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(np_values(arr.cast(pa.float64()), nan_nulls=True), dtype=np.float64)
 
 
 def _channel_metrics(yb, yd, pb, pd, cal, test, alpha) -> dict:

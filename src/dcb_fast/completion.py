@@ -17,6 +17,7 @@ import pyarrow as pa
 from . import __version__
 from ._threads import parallel_map
 from .errors import DcbError
+from .io import arrow as A
 from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .kernels import refine as kr
@@ -310,7 +311,7 @@ def _split(atoms: Atoms, fraction: float, seed: int, weight: str | None):
     if weight is None:
         z = np.zeros(counts.shape, np.uint64)
         return (cal, cal, z), (held, held, z)
-    w = atoms.state.encoders[-1].values().to_numpy(zero_copy_only=False)[atoms.codes[:, -1]]
+    w = A.np_values(atoms.state.encoders[-1].values(), nan_nulls=True)[atoms.codes[:, -1]]
 
     def fixed(c):
         x = np.ascontiguousarray((c * w[:, None]).astype(np.float64)).ravel()

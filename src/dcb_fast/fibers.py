@@ -121,6 +121,17 @@ class FiberState:
         codes, acodes, hashes, weights = buf
         return codes[:, :n], acodes[:n], hashes[:n], weights[:n]
 
+    def recode(self, other: "FiberState", keys: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
+        """``other``'s fiber codes (``keys``, int32[n, k]) as this state's codes, int32[k, n],
+        column by column through the dictionaries (a value this state never saw: -2). Maps
+        keys between states without decoding a single value per fiber."""
+        columns = list(range(len(self.encoders))) if columns is None else columns
+        out = np.empty((len(self.encoders), keys.shape[0]), dtype=np.int32)
+        for j, enc in enumerate(self.encoders):
+            mine = enc.encode(other.encoders[columns[j]].values(), insert=False)
+            out[j] = mine[keys[:, columns[j]]] if len(mine) else -2
+        return out
+
     def encode_evidence(self, batch, insert=True, out=None) -> np.ndarray:
         """Codes int32[k, n] of the evidence columns of ``batch`` (fiber rules applied)."""
         n = batch.num_rows
@@ -363,11 +374,11 @@ class FiberState:
         if table.num_rows:
             table = table.combine_chunks()
             dicts = [A.as_array(table[c]).dictionary for c in st.evidence]
-            keys = np.stack([A.as_array(table[c]).indices.to_numpy() for c in st.evidence], axis=1)
+            keys = np.stack([A.np_values(A.as_array(table[c]).indices) for c in st.evidence], axis=1)
             act_arr = A.as_array(table[st.action or "__action"])
-            hi = table["__weight_int"].to_numpy() if st.weight else np.zeros(0, dtype=np.int64)
-            lo = table["__weight_frac"].to_numpy() if st.weight else np.zeros(0, dtype=np.uint64)
-            st._add_cells(dicts, keys, act_arr.dictionary, act_arr.indices.to_numpy(), table["__rows"].to_numpy(), hi, lo)
+            hi = A.np_values(table["__weight_int"]) if st.weight else np.zeros(0, dtype=np.int64)
+            lo = A.np_values(table["__weight_frac"]) if st.weight else np.zeros(0, dtype=np.uint64)
+            st._add_cells(dicts, keys, act_arr.dictionary, A.np_values(act_arr.indices), A.np_values(table["__rows"]), hi, lo)
         return st
 
     @classmethod
@@ -434,8 +445,13 @@ class FiberState:
         """Fiber index (in :meth:`table_arrays` order) of each row of ``batch``, -1 when the row
         has a dropped null or a key absent from this state. Nothing is inserted."""
         self._flush_dense()
-        codes = self.encode_evidence(batch, insert=False)
-        n = batch.num_rows
+        return self.lookup_codes(self.encode_evidence(batch, insert=False))
+
+    def lookup_codes(self, codes: np.ndarray) -> np.ndarray:
+        """:meth:`lookup` for rows given as this state's codes (int32[k, n]; negative: absent)."""
+        self._flush_dense()
+        codes = np.ascontiguousarray(codes, dtype=np.int32)
+        n = codes.shape[1]
         acodes = np.zeros(n, dtype=np.int32)
         hashes = np.empty(n, dtype=np.uint64)
         nsh = len(self._shards)
@@ -481,9 +497,9 @@ def _weights(col: pa.Array, name: str, out: np.ndarray | None = None):
         raise DcbError(f"weight column '{name}' has type {t}; it must be numeric (a count or a share of traffic)")
     null_w = None
     if col.null_count:
-        null_w = ~col.is_valid().to_numpy(zero_copy_only=False)
+        null_w = ~A.np_values(col.is_valid())
         col = col.fill_null(0)
-    raw = col.to_numpy(zero_copy_only=False)
+    raw = A.np_values(col)
     if pa.types.is_integer(t) and not pa.types.is_uint64(t):
         w = raw.astype(np.int64, copy=False)
         nbad = int(np.count_nonzero((w < 0) | (w >= _MAX_INT_WEIGHT)))

@@ -35,14 +35,21 @@ _SCALE = 1 << 64
 
 class CoverageResult(Result):
     """``summary`` (JSON-ready), ``uncovered`` (every production fiber that is not certified,
-    by traffic), ``by`` (per value of the ``by`` column, or None); :meth:`write` saves them."""
+    by traffic; built on first use: it can hold millions of fibers), ``by`` (per value of the
+    ``by`` column, or None); :meth:`write` saves them."""
 
     FILES = {"uncovered": "uncovered_fibers", "by": "coverage_by"}
 
-    def __init__(self, summary: dict, uncovered: pa.Table, by: pa.Table | None):
+    def __init__(self, summary: dict, uncovered, by: pa.Table | None):
         super().__init__(summary)
-        self.uncovered = uncovered
+        self._uncovered = uncovered
         self.by = by
+
+    @property
+    def uncovered(self) -> pa.Table:
+        if callable(self._uncovered):
+            self._uncovered = self._uncovered()
+        return self._uncovered
 
 
 def coverage(cert: Certificate | str, source, weight=None, action=None, by=None, top_k: int = 20,
@@ -143,9 +150,8 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
     ks.row_totals(whi, wlo, tot_hi, tot_lo)
     rows = counts.sum(axis=1)
 
-    # the join, one lookup per production fiber
-    values = {c: state.encoders[j].values().take(pa.array(keys[:, j], pa.int32())) for j, c in enumerate(ev)}
-    crow = cert.key_index().lookup(pa.table(values)) if nf else np.zeros(0, np.int64)
+    # the join, one lookup per production fiber, by codes mapped between the dictionaries
+    crow = cert.key_index().lookup_fibers(state, keys) if nf else np.zeros(0, np.int64)
     seen = crow >= 0
     cert_cls = cert.class_codes()
     cls = np.full(nf, UNSEEN, dtype=np.int64)
@@ -191,8 +197,10 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
         metrics.update(_false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen,
                                         cert_action_code, cert_major_code, aenc, W))
 
-    uncovered = _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen)
-    metrics["top_uncovered"] = _top(uncovered, top_k)
+    def uncovered(limit=None):
+        return _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen, limit)
+
+    metrics["top_uncovered"] = _top(uncovered(top_k), top_k)
     by_table = None
     if by:
         by_table = _by_table(state, keys, tot_hi, tot_lo, cls, by)
@@ -264,9 +272,10 @@ def _false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen, cer
     }
 
 
-def _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen) -> pa.Table:
-    """Every production fiber that is not certified, by traffic (descending). With a ``by``
-    column the state's keys carry it last; fibers are merged over it here."""
+def _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen, limit=None) -> pa.Table:
+    """Every production fiber that is not certified (or the ``limit`` heaviest), by traffic
+    (descending). With a ``by`` column the state's keys carry it last; fibers are merged over
+    it here."""
     k = len(cert.evidence)
     sel = np.nonzero(cls != 0)[0]
     if keys.shape[1] > k and len(sel):
@@ -280,6 +289,11 @@ def _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen) -
     else:
         g_rows, g_hi, g_lo = rows[sel], tot_hi[sel], tot_lo[sel]
     weight = g_hi.astype(np.float64) + g_lo.astype(np.float64) / 2.0**64
+    if limit is not None and len(sel) > limit:  # only the heaviest: partial selection, then sort those
+        keep = np.sort(np.argpartition(-weight, limit - 1)[:limit]) if limit > 0 else np.zeros(0, np.int64)
+        cut = weight[keep].min() if len(keep) else np.inf
+        keep = np.nonzero(weight >= cut)[0]  # ties at the cut stay, sorted below by position
+        sel, weight, g_rows = sel[keep], weight[keep], g_rows[keep]
     order = np.lexsort((np.arange(len(sel)), -weight)) if len(sel) else np.zeros(0, np.int64)
     fib = sel[order]
     cols = evidence_columns(state, keys, fib, cert.evidence, cert.rules)
@@ -288,7 +302,7 @@ def _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen) -
     cols["class"] = pa.array(np.array(CLASS_NAMES)[cls[fib]], pa.string())
     calib = np.zeros(len(fib), np.int64)
     hit = crow[fib] >= 0
-    calib[hit] = cert.table["__rows"].to_numpy()[crow[fib][hit]]
+    calib[hit] = A.np_values(cert.table["__rows"])[crow[fib][hit]]
     cols["calibration_rows"] = pa.array(calib, pa.int64())
     return pa.table(cols)
 

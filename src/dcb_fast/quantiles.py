@@ -27,7 +27,7 @@ def _keys(arr: pa.Array, scratch: np.ndarray) -> tuple[np.ndarray, int]:
         arr = arr.cast(arr.type.value_type)
     if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_null(arr.type)):
         raise DcbError(f"quantiles need a numeric column, got {arr.type}")
-    vals = np.ascontiguousarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False))
+    vals = np.ascontiguousarray(A.np_values(pc.cast(arr, pa.float64()), nan_nulls=True))
     bitmap, off = A.validity(arr)
     m = ksel.keys_of(vals, vals.view(np.uint64), bitmap, off, scratch[: len(vals)])
     return scratch, int(m)
@@ -159,10 +159,10 @@ def _mean(read_batches, absolute: bool) -> float:
             arr = arr.cast(arr.type.value_type)
         if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_null(arr.type)):
             raise DcbError(f"a mean needs a numeric column, got {arr.type}")
-        v = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        v = A.np_values(pc.cast(arr, pa.float64()), nan_nulls=True)
         ok = ~np.isnan(v)
         if arr.null_count:
-            ok &= arr.is_valid().to_numpy(zero_copy_only=False)
+            ok &= A.np_values(arr.is_valid())
         vals.append(np.abs(v[ok]) if absolute else v[ok])
         n += int(ok.sum())
     if n == 0:

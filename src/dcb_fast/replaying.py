@@ -16,6 +16,7 @@ import pyarrow as pa
 from . import __version__
 from ._threads import parallel_map
 from .errors import DcbError
+from .io import arrow as A
 from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .results import Result
@@ -63,14 +64,14 @@ def read_cells(src, evidence, action, weight, nulls, rules, threads=None, action
     # fiber id = distinct evidence key (atoms differ only by weight within a fiber)
     _, fiber = np.unique(keys[:, :k], axis=0, return_inverse=True)
     fiber = fiber.reshape(-1).astype(np.int64)
-    w = (state.encoders[k].values().to_numpy(zero_copy_only=False)[keys[:, k]].astype(np.float64)
+    w = (A.np_values(state.encoders[k].values(), nan_nulls=True)[keys[:, k]].astype(np.float64)
          if weight else np.ones(len(keys)))
     cell_atom, cell_action = np.nonzero(counts)
     actions = state.action_encoder.values()
     ranks = state.action_encoder.sort_ranks()  # action codes in canonical order
     value = None
     if rules and evidence and rules.get(evidence[0]) is not None and rules[evidence[0]].name == "window":
-        value = state.encoders[0].values().to_numpy(zero_copy_only=False)[keys[:, 0]].astype(np.float64)[cell_atom]
+        value = A.np_values(state.encoders[0].values(), nan_nulls=True)[keys[:, 0]].astype(np.float64)[cell_atom]
     cells = Cells(fiber[cell_atom], ranks[cell_action].astype(np.int64), counts[cell_atom, cell_action].astype(np.int64),
                   w[cell_atom], len(actions), value)
     actions = actions.take(pa.array(np.argsort(ranks)))

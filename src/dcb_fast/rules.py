@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import DcbError
+from .io.arrow import np_values
 
 
 class Rule:
@@ -72,7 +73,7 @@ class Edges(Rule):
         idx[vals == self.edges[-1]] = last - 1
         valid = ~np.isnan(vals)
         if arr.null_count:
-            valid &= arr.is_valid().to_numpy(zero_copy_only=False)
+            valid &= np_values(arr.is_valid())
         return pa.array(idx.astype(np.int64), mask=~valid)
 
     def spec(self):
@@ -82,7 +83,7 @@ class Edges(Rule):
         return {"rule": self.source or "edges", "edges": [float(x) for x in self.edges]}
 
     def decode(self, keys):
-        b = keys.to_numpy(zero_copy_only=False).astype(np.float64)
+        b = np_values(keys, nan_nulls=True).astype(np.float64)
         e = np.concatenate([[-math.inf], self.edges, [math.inf]])
         ok = ~np.isnan(b)
         bi = np.where(ok, b, 0).astype(np.int64) + 1
@@ -111,7 +112,7 @@ class Width(Rule):
         vals = _numeric(arr, column, self.spec())
         valid = ~np.isnan(vals)
         if arr.null_count:
-            valid &= arr.is_valid().to_numpy(zero_copy_only=False)
+            valid &= np_values(arr.is_valid())
         b = np.floor((np.where(valid, vals, self.origin) - self.origin) / self.width)
         return pa.array(b.astype(np.int64), mask=~valid)
 
@@ -122,7 +123,7 @@ class Width(Rule):
         return {"rule": "width", "width": self.width, "origin": self.origin}
 
     def decode(self, keys):
-        b = keys.to_numpy(zero_copy_only=False).astype(np.float64)
+        b = np_values(keys, nan_nulls=True).astype(np.float64)
         lo = self.origin + b * self.width
         hi = lo + self.width
         labels = [None if np.isnan(x) else f"[{x:.6g}, {y:.6g})" for x, y in zip(lo, hi)]
@@ -199,7 +200,7 @@ def _numeric(arr: pa.Array, column: str, rule: str) -> np.ndarray:
         arr = arr.cast(t)
     if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)):
         raise DcbError(f"rule {rule} needs a numeric column, but '{column}' is {t}; use the exact rule for it")
-    return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    return np_values(pc.cast(arr, pa.float64()), nan_nulls=True)
 
 
 def parse_rule(text: str) -> Rule:

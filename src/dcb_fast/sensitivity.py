@@ -87,7 +87,7 @@ def sweep(source, evidence: str, action: str, error: str | None = None, weight: 
             if not pa.types.is_dictionary(keys.type):
                 keys = keys.dictionary_encode()
             names = ["null" if k is None else str(k) for k in keys.dictionary.to_pylist()]
-            idx = keys.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
+            idx = A.np_values(keys.indices.fill_null(len(names)))
             names.append("null")
             order = np.argsort(idx, kind="stable")
             bounds = np.searchsorted(idx[order], np.arange(len(names) + 1))
@@ -136,7 +136,7 @@ def _sweep_one(name, table, evidence, action, weight, error, parsed, min_support
         return []
     err_abs = None
     if error:
-        e = pc.cast(A.as_array(table[error].combine_chunks()), pa.float64()).to_numpy(zero_copy_only=False)
+        e = A.np_values(pc.cast(A.as_array(table[error].combine_chunks()), pa.float64()), nan_nulls=True)
         err_abs = np.abs(e[~np.isnan(e)])
     out = []
     for spec, rule in parsed:

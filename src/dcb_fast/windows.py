@@ -98,7 +98,7 @@ class Column:
 def _ranks(actions: pa.Array) -> np.ndarray:
     if len(actions) == 0:
         return np.zeros(0, np.int64)
-    order = pc.array_sort_indices(actions, order="ascending", null_placement="at_end").to_numpy()
+    order = A.np_values(pc.array_sort_indices(actions, order="ascending", null_placement="at_end"))
     r = np.empty(len(actions), np.int64)
     r[order] = np.arange(len(actions))
     return r
@@ -116,10 +116,10 @@ def load_column(batches, column: str, action: str, weight: str | None = None, nu
         if not (pa.types.is_integer(v.type) or pa.types.is_floating(v.type) or pa.types.is_null(v.type)):
             raise DcbError(f"window and knn rules need a numeric column, but '{column}' is {v.type}; "
                            "use the exact rule or bin it")
-        x = pc.cast(v, pa.float64()).to_numpy(zero_copy_only=False)
+        x = A.np_values(pc.cast(v, pa.float64()), nan_nulls=True)
         ok = ~np.isnan(x)
         if v.null_count:
-            ok &= v.is_valid().to_numpy(zero_copy_only=False)
+            ok &= A.np_values(v.is_valid())
         a = enc.encode(b.column(action))
         ok &= a >= 0
         w = None

@@ -59,7 +59,7 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
     if out_dir is not None:
         paths = result.write(out_dir, fiber_format=fiber_format, cases=not no_cases)
         note(quiet, "wrote " + ", ".join(paths.values()))
-    emit_report(report_path, result.summary, {"fibers": result.fibers}, quiet)
+    emit_report(report_path, result.summary, lambda: {"fibers": result.fibers}, quiet)
     for w in result.summary["warnings"]:
         note(quiet, f"warning: {w}")
     if fmt == "json":

@@ -46,5 +46,5 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
     if out_dir is not None:
         paths = result.write(out_dir)
         note(quiet, "wrote " + ", ".join(paths.values()))
-    emit_report(report_path, result.summary, {"uncovered": result.uncovered}, quiet)
+    emit_report(report_path, result.summary, lambda: {"uncovered": result.uncovered}, quiet)
     click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_coverage(result.summary))

@@ -26,10 +26,15 @@ def check_report_path(path: str | None) -> None:
     prepare_dir(os.path.dirname(os.path.abspath(path)))
 
 
-def emit_report(path: str | None, summary: dict, tables: dict | None = None, quiet: bool = False) -> None:
-    """Write the report when ``--report`` was given, and say where it went (stderr)."""
+def emit_report(path: str | None, summary: dict, tables=None, quiet: bool = False) -> None:
+    """Write the report when ``--report`` was given, and say where it went (stderr).
+
+    ``tables`` may be a function returning them, so that nothing is built without ``--report``
+    (a fiber table can hold millions of fibers)."""
     if path is None:
         return
+    if callable(tables):
+        tables = tables()
     from ..report.html import write_report
 
     write_report(path, summary, tables)

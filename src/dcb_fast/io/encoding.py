@@ -212,18 +212,19 @@ class ColumnEncoder:
         else:
             keys = self._keys[:n].copy()
             if self.kind == A.FLOAT:
-                arr = pa.array(keys.view(np.float64), type=pa.float64()).cast(t)
+                arr = A.from_numpy(keys.view(np.float64), pa.float64()).cast(t)
             elif self.kind == A.BOOL:
-                arr = pa.array(keys != 0, type=pa.bool_())
+                arr = A.from_numpy(keys != 0)
             elif self.kind == A.INT:
-                arr = pa.array(keys.view(np.uint64) if pa.types.is_uint64(t) else keys).cast(t)
+                arr = A.from_numpy(keys.view(np.uint64), pa.uint64()) if pa.types.is_uint64(t) else \
+                    A.from_numpy(keys, pa.int64()).cast(t)
             else:
-                storage = pa.array(keys.astype(np.dtype(f"int{t.bit_width}")))
-                arr = pa.Array.from_buffers(t, n, [None, storage.buffers()[1]])
+                storage = keys.astype(np.dtype(f"int{t.bit_width}"))
+                arr = pa.Array.from_buffers(t, n, [None, pa.py_buffer(storage)])
         if self.null_code >= 0:
             mask = np.ones(n, dtype=bool)
             mask[self.null_code] = False
-            arr = pc.if_else(pa.array(mask), arr, pa.scalar(None, type=arr.type))
+            arr = pc.if_else(A.from_numpy(mask), arr, pa.scalar(None, type=arr.type))
         return arr
 
     def sort_ranks(self) -> np.ndarray:
@@ -233,7 +234,7 @@ class ColumnEncoder:
             return np.zeros(0, dtype=np.int64)
         order = pc.array_sort_indices(vals, order="ascending", null_placement="at_end")
         ranks = np.empty(len(vals), dtype=np.int64)
-        ranks[order.to_numpy()] = np.arange(len(vals), dtype=np.int64)
+        ranks[A.np_values(order)] = np.arange(len(vals), dtype=np.int64)
         return ranks
 
     def nbytes(self) -> int:

@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..io.arrow import np_values
+
 CLASSES = ("certified", "ambiguous", "thin")
 
 
@@ -93,7 +95,7 @@ def _class_codes(fibers: pa.Table) -> np.ndarray:
     if pa.types.is_dictionary(col.type):
         col = pc.cast(col, col.type.value_type)
     codes = pc.index_in(col, value_set=pa.array(CLASSES))
-    return pc.fill_null(codes, 3).to_numpy().astype(np.int64)
+    return np_values(pc.fill_null(codes, 3)).astype(np.int64)
 
 
 def action_totals(fibers: pa.Table, lay: FiberLayout) -> dict[str, float]:
@@ -106,7 +108,7 @@ def class_by_action(fibers: pa.Table, lay: FiberLayout, actions: list[str]) -> d
     codes = _class_codes(fibers)
     out = {}
     for a in actions:
-        w = fibers.column(lay.mix[a]).to_numpy().astype(np.float64)
+        w = np_values(fibers.column(lay.mix[a]), nan_nulls=True).astype(np.float64)
         sums = np.bincount(codes, weights=w, minlength=4)
         out[a] = {c: float(sums[i]) for i, c in enumerate(CLASSES)}
     return out
@@ -115,10 +117,10 @@ def class_by_action(fibers: pa.Table, lay: FiberLayout, actions: list[str]) -> d
 def size_profile(fibers: pa.Table) -> list[dict]:
     """Fibers and weight per power-of-two size bin, the weight split by class:
     ``[{min_rows, max_rows, fibers, weight: {class: w}}]`` (bins with no fiber left out)."""
-    rows = fibers.column("rows").to_numpy()
+    rows = np_values(fibers.column("rows"))
     if len(rows) == 0:
         return []
-    w = _weight(fibers).to_numpy().astype(np.float64)
+    w = np_values(_weight(fibers), nan_nulls=True).astype(np.float64)
     b = np.floor(np.log2(np.maximum(rows, 1).astype(np.float64))).astype(np.int64)
     codes = _class_codes(fibers)
     nb = int(b.max()) + 1
