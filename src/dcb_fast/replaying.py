@@ -61,9 +61,12 @@ def read_cells(src, evidence, action, weight, nulls, rules, threads=None, action
     keys, counts, _, _ = state.table_arrays()
     keys, counts = keys[order], counts[order]
     k = len(evidence)
-    # fiber id = distinct evidence key (atoms differ only by weight within a fiber)
-    _, fiber = np.unique(keys[:, :k], axis=0, return_inverse=True)
-    fiber = fiber.reshape(-1).astype(np.int64)
+    # fiber id = distinct evidence key (atoms differ only by weight within a fiber); canonical
+    # order sorts by the evidence columns first, so a fiber is a run of equal leading codes
+    change = np.ones(len(keys), dtype=bool)
+    if len(keys) and k:
+        change[1:] = (keys[1:, :k] != keys[:-1, :k]).any(axis=1)
+    fiber = np.cumsum(change, dtype=np.int64) - 1
     w = (A.np_values(state.encoders[k].values(), nan_nulls=True)[keys[:, k]].astype(np.float64)
          if weight else np.ones(len(keys)))
     cell_atom, cell_action = np.nonzero(counts)
