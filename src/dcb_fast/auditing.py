@@ -199,7 +199,9 @@ class AuditResult:
             if source is not None and source.files:
                 where = " in " + ", ".join(f.path for f in source.files[:3]) + (" ..." if len(source.files) > 3 else "")
             raise DcbError(f"empty input: no rows{where}; check the input files")
-        metrics, fib = summarize(state, min_support, thin)
+        # the per-fiber arrays are built again if a table or mask is asked for: summaries of
+        # millions of fibers should not hold them
+        metrics, _ = summarize(state, min_support, thin, keep=False)
         inp = source.describe() if source is not None else {"files": [], "fingerprint": "merged-state"}
         inp["rows_read"] = state.rows_read
         summary = {
@@ -221,7 +223,7 @@ class AuditResult:
             "headline": headline(metrics),
             "warnings": warnings(metrics),
         }
-        return cls(state, source, summary, fib, id)
+        return cls(state, source, summary, None, id)
 
     @property
     def metrics(self) -> dict:
@@ -231,12 +233,18 @@ class AuditResult:
     def fibers(self) -> pa.Table:
         """Per-fiber table in canonical order (evidence values ascending)."""
         if self._fibers is None:
-            self._fibers = fiber_table(self.state, self._fib)
+            self._fibers = fiber_table(self.state, self._per_fiber())
         return self._fibers
+
+    def _per_fiber(self):
+        if self._fib is None:
+            p = self.summary["parameters"]
+            self._fib = summarize(self.state, p["min_support"], p["thin"])[1]
+        return self._fib
 
     def mixed_mask(self) -> np.ndarray:
         """Per fiber of the state: does it carry more than one action?"""
-        return self._fib.n_actions > 1
+        return self._per_fiber().n_actions > 1
 
     def ambiguous_cases(self, path: str | None = None, batch_rows: int | None = None):
         """Rows that lie in mixed fibers, found by a second streaming pass over the source.

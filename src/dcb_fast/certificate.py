@@ -86,7 +86,7 @@ class Certificate:
     @classmethod
     def from_audit(cls, result) -> "Certificate":
         """The certificate of a finished calibration audit (an :class:`AuditResult`)."""
-        state, fib, summary = result.state, result._fib, result.summary
+        state, fib, summary = result.state, result._per_fiber(), result.summary
         if fib.order is None:
             fib.order = canonical_order(state)
         o = fib.order

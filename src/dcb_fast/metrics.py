@@ -41,10 +41,11 @@ class Fibers:
     cls: np.ndarray  # 0 certified, 1 ambiguous, 2 thin
 
 
-def classify(state, min_support: int = 1, skip_thin: bool = False):
+def classify(state, min_support: int = 1, skip_thin: bool = False, keep: bool = True):
     """One pass over every shard: per-fiber figures (:class:`Fibers`, in shard order, the order
     of ``state.table_arrays()``) and the exact totals (``acc``, ``cnt``; see
-    ``kernels.finalize``)."""
+    ``kernels.finalize``). With ``keep=False`` only ``support`` and ``cls`` are filled (the
+    other per-fiber arrays are empty): enough for the summary, 9 bytes a fiber instead of 57."""
     state.flush()
     nf = state.n_fibers
     na = state._na
@@ -52,20 +53,21 @@ def classify(state, min_support: int = 1, skip_thin: bool = False):
     if len(arank) < na:
         arank = np.concatenate([arank, np.arange(len(arank), na)])
     support = np.empty(nf, np.int64)
-    tot_hi, tot_lo = np.empty(nf, np.int64), np.empty(nf, np.uint64)
-    major, n_actions = np.empty(nf, np.int64), np.empty(nf, np.int64)
-    maj_hi, maj_lo = np.empty(nf, np.int64), np.empty(nf, np.uint64)
     cls = np.empty(nf, np.int8)
+    m = nf if keep else 0
+    tot_hi, tot_lo = np.empty(m, np.int64), np.empty(m, np.uint64)
+    major, n_actions = np.empty(m, np.int64), np.empty(m, np.int64)
+    maj_hi, maj_lo = np.empty(m, np.int64), np.empty(m, np.uint64)
     acc = np.zeros((kf.ACC_ACTION + 2 * na, 2), np.int64)
     cnt = np.zeros(kf.CNT_ACTION + 3 * na, np.int64)
     off = 0
     for sh in state._shards:
-        m = sh.nf
-        sl = slice(off, off + m)
-        kf.finalize_shard(sh.rec, m, state._kw, na, bool(state.weight), arank, int(min_support), skip_thin,
-                          support[sl], tot_hi[sl], tot_lo[sl], major[sl], maj_hi[sl], maj_lo[sl], n_actions[sl],
-                          cls[sl], acc, cnt)
-        off += m
+        sl = slice(off, off + sh.nf)
+        kept = sl if keep else slice(0, 0)
+        kf.finalize_shard(sh.rec, sh.nf, state._kw, na, bool(state.weight), arank, int(min_support), skip_thin,
+                          support[sl], tot_hi[kept], tot_lo[kept], major[kept], maj_hi[kept], maj_lo[kept],
+                          n_actions[kept], cls[sl], acc, cnt)
+        off += sh.nf
     fib = Fibers(None, support, tot_hi, tot_lo, major, n_actions, cls)
     fib.maj_hi, fib.maj_lo = maj_hi, maj_lo
     return fib, acc, cnt
@@ -90,14 +92,15 @@ def canonical_order(state) -> np.ndarray:
     return np.lexsort([r[keys[:, j]] for j, r in enumerate(ranks)][::-1]).astype(np.int64)
 
 
-def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bins: int = 24):
+def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bins: int = 24, keep: bool = True):
     """The metrics table of SPEC section 2 for one audit, and the per-fiber arrays.
 
-    Returns ``(metrics, fibers)``: ``metrics`` is a JSON-ready dict, ``fibers`` a :class:`Fibers`.
+    Returns ``(metrics, fibers)``: ``metrics`` is a JSON-ready dict, ``fibers`` a :class:`Fibers`
+    (with ``keep=False``, only its ``support`` and ``cls`` are filled).
     """
     if thin not in ("ambiguous", "skip"):
         raise DcbError(f"thin must be 'ambiguous' or 'skip', not '{thin}'")
-    fib, acc, cnt = classify(state, min_support, skip_thin=thin == "skip")
+    fib, acc, cnt = classify(state, min_support, skip_thin=thin == "skip", keep=keep)
     actions = state.action_encoder.values()
     labels = [_label(v) for v in actions.to_pylist()]
     arank = state.action_encoder.sort_ranks()

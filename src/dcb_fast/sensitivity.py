@@ -170,7 +170,7 @@ def _binned(col: Column, rule, min_support, thin) -> dict:
         t["w"] = pa.array(col.weights)
     st = FiberState(["bin"], "action", "w" if len(col.weights) else None, shards=1)
     st.update(pa.table(t))
-    metrics, _ = summarize(st, min_support, thin)
+    metrics, _ = summarize(st, min_support, thin, keep=False)
     return metrics
 
 

@@ -115,7 +115,7 @@ def part_batches(src: Source, part: Part, columns: list[str]) -> Iterator:
     strings = [c for c in columns if A.kind_of(info.schema.field(c).type, c) in (A.STRING, A.BINARY)
                and not pa.types.is_dictionary(info.schema.field(c).type)]
     try:
-        pf = pq.ParquetFile(info.path, read_dictionary=strings or None)
+        pf = pq.ParquetFile(info.path, read_dictionary=strings or None, pre_buffer=False)  # see io.sources
         for b in pf.iter_batches(batch_size=src.batch_rows, columns=columns,
                                  row_groups=range(*part.row_groups), use_threads=True):
             yield part.index, b

@@ -275,7 +275,9 @@ def _read_file(info: FileInfo, cols: list[str], batch_rows: int, types: dict) ->
 
             strings = [c for c in cols if A.kind_of(info.schema.field(c).type, c) in (A.STRING, A.BINARY)
                        and not pa.types.is_dictionary(info.schema.field(c).type)]
-            pf = pq.ParquetFile(info.path, read_dictionary=strings or None)
+            # pre_buffer off: with it, pyarrow keeps every column chunk it has read until the file
+            # is closed (measured: +7 bytes per row, 0.68 GB over 100M rows), and it was no faster
+            pf = pq.ParquetFile(info.path, read_dictionary=strings or None, pre_buffer=False)
             yield from pf.iter_batches(batch_size=batch_rows, columns=cols, use_threads=True)
         elif info.format in (IPC_FILE, IPC_STREAM):
             with pa.memory_map(info.path) as src:

@@ -21,7 +21,10 @@ def finalize_shard(rec, nf, kw, na, weighted, arank, min_support, skip_thin,
                    support, tot_hi, tot_lo, major, maj_hi, maj_lo, n_actions, cls, acc, cnt):
     """Reduce fibers ``0..nf-1`` of one shard into the per-fiber output slices (support, total
     weight, majority action by weight with ties to the lowest ``arank``, its weight, number of
-    actions, class 0/1/2 = certified/ambiguous/thin) and add to the totals ``acc``/``cnt``."""
+    actions, class 0/1/2 = certified/ambiguous/thin) and add to the totals ``acc``/``cnt``.
+    Support and class are always written; the other slices only when they are not empty (a
+    summary needs the totals alone, and millions of fibers make these arrays large)."""
+    keep = tot_hi.shape[0] > 0
     for f in range(nf):
         rows = np.int64(0)
         thi = np.int64(0)
@@ -52,12 +55,13 @@ def finalize_shard(rec, nf, kw, na, weighted, arank, min_support, skip_thin,
                 bhi = whi
                 blo = wlo
         support[f] = rows
-        tot_hi[f] = thi
-        tot_lo[f] = tlo
-        major[f] = best
-        maj_hi[f] = bhi
-        maj_lo[f] = blo
-        n_actions[f] = present
+        if keep:
+            tot_hi[f] = thi
+            tot_lo[f] = tlo
+            major[f] = best
+            maj_hi[f] = bhi
+            maj_lo[f] = blo
+            n_actions[f] = present
         acc[ACC_TOTAL, 0], lo = add128(acc[ACC_TOTAL, 0], np.uint64(acc[ACC_TOTAL, 1]), thi, tlo)
         acc[ACC_TOTAL, 1] = np.int64(lo)
         rhi, rlo = sub128(thi, tlo, bhi, blo)
