@@ -319,3 +319,27 @@ def test_absurd_cardinality(runner, tmp_path):
                  "column makes every row its own fiber: drop it from --evidence, bin it with --rule, or raise --max-fibers")
     res = run(runner, ["audit", str(p), "-e", "rid", "-a", "d"])
     assert "warning: 5,000 fibers for 5,000 rows" in res.output
+
+
+def _console(args):
+    """The console script's entry point (``dcb_fast.cli:run``) in a child process."""
+    import subprocess
+    import sys
+
+    code = "import sys; from dcb_fast.cli import run; sys.argv = ['dcb'] + sys.argv[1:]; run()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+
+
+def test_console_script_fast_exit_keeps_output_and_exit_codes(log, tmp_path):
+    path, t = log
+    out = tmp_path / "out"
+    ok = _console(["audit", path, "-e", "lang,bin", "-a", "route", "-w", "w", "--format", "json", "-q",
+                   "--out", str(out)])
+    assert ok.returncode == 0, ok.stderr
+    summary = json.loads(ok.stdout)  # all of stdout was flushed before the process ended
+    compare_metrics(summary["metrics"], audit_oracle(t.to_pylist(), ["lang", "bin"], "route", "w"))
+    assert json.loads((out / "summary.json").read_text())["metrics"] == summary["metrics"]
+    bad = _console(["audit", path, "-e", "nope", "-a", "route"])
+    assert bad.returncode == 1 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+    usage = _console(["audit", path, "--bogus"])
+    assert usage.returncode == 2 and "--bogus" in usage.stderr
