@@ -22,6 +22,7 @@ from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .kernels import refine as kr
 from .kernels.hashing import weights_to_fixed
+from .kernels.sorting import lexsort
 from .metrics import canonical_order
 from .progress import Progress
 from .results import Result
@@ -93,9 +94,9 @@ class Atoms:
             for j, r in enumerate(radix):
                 composite *= r
                 composite += self.codes[:, j]
-            perm = np.argsort(composite, kind="stable")
+            perm = lexsort([composite])
         else:
-            perm = np.lexsort([self.codes[:, j] for j in range(leading)][::-1])
+            perm = lexsort([self.codes[:, j] for j in range(leading)])
         self._reorder(perm)
         lead = self.codes[:, :leading]
         change = np.ones(n, dtype=bool)

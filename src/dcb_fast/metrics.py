@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from .errors import DcbError
 from .kernels import finalize as kf
+from .kernels.sorting import lexsort
 
 CERTIFIED, AMBIGUOUS, THIN = "certified", "ambiguous", "thin"
 _SCALE = 1 << 64
@@ -76,8 +77,8 @@ def classify(state, min_support: int = 1, skip_thin: bool = False, keep: bool = 
 def canonical_order(state) -> np.ndarray:
     """Fiber indices sorted by their evidence values (column by column, null last).
 
-    When the ranks of all columns fit in one 63-bit mixed-radix number, one argsort of that
-    number replaces a k-key lexsort (several times faster on millions of fibers)."""
+    When the ranks of all columns fit in one 63-bit mixed-radix number, the rows are sorted by
+    that one key (fewer radix passes than one key per column)."""
     keys = state.table_arrays()[0]
     if keys.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
@@ -88,8 +89,8 @@ def canonical_order(state) -> np.ndarray:
         for j, r in enumerate(ranks):
             composite *= radix[j]
             composite += r[keys[:, j]]
-        return np.argsort(composite, kind="stable").astype(np.int64)
-    return np.lexsort([r[keys[:, j]] for j, r in enumerate(ranks)][::-1]).astype(np.int64)
+        return lexsort([composite])
+    return lexsort([r[keys[:, j]] for j, r in enumerate(ranks)])
 
 
 def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bins: int = 24, keep: bool = True):

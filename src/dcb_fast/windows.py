@@ -16,6 +16,7 @@ from .errors import DcbError
 from .io import arrow as A
 from .io.encoding import ColumnEncoder
 from .kernels import windows as kw
+from .kernels.sorting import lexsort
 from .metrics import _label, size_distribution
 
 _SCALE = 1 << 64
@@ -29,8 +30,7 @@ class Column:
         arank = _ranks(actions)
         codes = arank[acodes] if len(acodes) else acodes.astype(np.int64)
         w = weights if weights is not None else np.zeros(0)
-        keys = [w] if weights is not None else []
-        order = np.lexsort(keys + [codes, values]) if len(values) else np.zeros(0, np.int64)
+        order = lexsort([values, codes] + ([w] if weights is not None else []))
         self.values = np.ascontiguousarray(values[order])
         self.acodes = np.ascontiguousarray(codes[order].astype(np.int64))
         self.weights = np.ascontiguousarray(w[order]) if weights is not None else np.zeros(0)
