@@ -5,8 +5,9 @@ table sized for the worst case costs only what is used. We also leave these mapp
 pages on purpose: numpy asks for transparent huge pages on big arrays, and on machines where the
 kernel compacts memory synchronously to serve them (``defrag=madvise``, common on cloud VMs),
 first touches of a fresh table were measured 3-4x slower and far less predictable than with small
-pages, which costs more than the TLB misses huge pages save on a randomly probed table
-(see bench/README.md).
+pages, which costs more than the TLB misses huge pages save on a randomly probed table. (Measured
+again on 10M rows, 1.4M fibers, 2 threads: huge pages cut a probe's TLB cost, 68 -> 43 ns a
+row for the loads alone, but the whole count ran 0.85-1.9 s against 1.0-1.3 s on small pages.)
 """
 
 from __future__ import annotations
