@@ -84,24 +84,30 @@ class Atoms:
 
     def segments(self, leading: int) -> np.ndarray:
         """Sort the atoms by the first ``leading`` key columns (one mixed-radix number of their
-        codes when it fits 62 bits) and return the boundaries of their fibers."""
+        codes when it fits 62 bits) and return the boundaries of their fibers. Those columns are
+        dropped from ``codes`` afterwards: the segments say all that is needed of them, and every
+        later reorder moves less."""
         n = len(self.codes)
         if n == 0:
             return np.zeros(1, np.int64)
         radix = self.ncodes[:leading]
-        if float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:
+        if leading and float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:
             composite = np.zeros(n, np.int64)
             for j, r in enumerate(radix):
                 composite *= r
                 composite += self.codes[:, j]
             perm = lexsort([composite])
+            lead = composite[perm]
         else:
-            perm = lexsort([self.codes[:, j] for j in range(leading)])
+            perm = lexsort([self.codes[:, j] for j in range(leading)]) if leading else np.arange(n)
+            lead = self.codes[perm, :leading]
+        self.arrays["codes"] = self.codes[:, leading:]  # a view: the reorder below makes it contiguous
+        self.columns, self.ncodes = self.columns[leading:], self.ncodes[leading:]
         self._reorder(perm)
-        lead = self.codes[:, :leading]
+        self.__dict__.get("_spare", {}).pop("codes", None)  # the strided view, and the full buffer under it
         change = np.ones(n, dtype=bool)
         if leading:
-            change[1:] = (lead[1:] != lead[:-1]).any(axis=1)
+            change[1:] = lead[1:] != lead[:-1] if lead.ndim == 1 else (lead[1:] != lead[:-1]).any(axis=1)
         else:
             change[1:] = False
         return np.concatenate([np.nonzero(change)[0], [n]]).astype(np.int64)

@@ -428,16 +428,15 @@ class FiberState:
         keys = np.empty((nf, k), dtype=np.int32)
         counts = np.empty((nf, na), dtype=np.int64)
         whi = np.empty((nf, na), dtype=np.int64) if self.weight else counts
-        wlo = np.zeros((nf, na), dtype=np.uint64)
-        off = 0
-        for sh in self._shards:
-            m = sh.nf
-            kc.unpack_keys(sh.rec, m, k, keys[off : off + m])
-            counts[off : off + m] = sh.rec[:m, kw : kw + na]
-            if self.weight:
-                whi[off : off + m] = sh.rec[:m, kw + na : kw + 2 * na]
-                wlo[off : off + m] = sh.rec[:m, kw + 2 * na : kw + 3 * na].view(np.uint64)
-            off += m
+        wlo = np.empty((nf, na), dtype=np.uint64) if self.weight else np.zeros((nf, na), dtype=np.uint64)
+        offs = np.cumsum([0] + [sh.nf for sh in self._shards])
+
+        def one(t):  # each shard fills its own rows, the shards on parallel threads
+            sl = slice(offs[t], offs[t + 1])
+            kc.unpack_table(self._shards[t].rec, self._shards[t].nf, k, kw, na, bool(self.weight), keys[sl],
+                            counts[sl], whi[sl], wlo[sl])
+
+        parallel_map(one, range(len(self._shards)), len(self._shards) if nf >= _PARALLEL_ROWS else 1)
         self._cache = (keys, counts, whi, wlo)
         return self._cache
 

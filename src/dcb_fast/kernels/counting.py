@@ -227,12 +227,18 @@ def lookup_shard(codes, hashes, rows, offset, rec, slots, out):
 
 
 @kernel
-def unpack_keys(rec, nf, k, out):
-    """Codes int32[nf, k] of the first ``nf`` fibers."""
+def unpack_table(rec, nf, k, kw, na, weighted, keys, counts, whi, wlo):
+    """Every figure of fibers ``0..nf-1`` in one pass over the records: codes int32[nf, k],
+    counts int64[nf, na] and, when ``weighted``, the weight's integer parts and fractions."""
     for f in range(nf):
         for j in range(k):
             w = rec[f, j >> 1]
-            out[f, j] = np.int32(w & 0xFFFFFFFF) if (j & 1) == 0 else np.int32((w >> 32) & 0xFFFFFFFF)
+            keys[f, j] = np.int32(w & 0xFFFFFFFF) if (j & 1) == 0 else np.int32((w >> 32) & 0xFFFFFFFF)
+        for a in range(na):
+            counts[f, a] = rec[f, kw + a]
+            if weighted:
+                whi[f, a] = rec[f, kw + na + a]
+                wlo[f, a] = np.uint64(rec[f, kw + 2 * na + a])
 
 
 @kernel
