@@ -20,6 +20,7 @@ from .errors import DcbError
 from .io import arrow as A
 from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
+from .kernels import counting as kc
 from .kernels import refine as kr
 from .kernels.hashing import weights_to_fixed
 from .kernels.sorting import lexsort
@@ -39,16 +40,20 @@ class Atoms:
     splits of the rows never depend on how the input was read. Arrays passed to :meth:`attach`
     (held-out counts) are reordered along."""
 
-    def __init__(self, state: FiberState, canonical: bool = False):
+    def __init__(self, state: FiberState, canonical: bool = False, counts: bool = True):
+        self.columns = list(state.evidence)
+        self.ncodes = [max(len(e), 1) for e in state.encoders]
+        self.state = state
+        if not counts and not canonical:  # codes and the summary "s_" alone (see :meth:`summarize`)
+            self.arrays = _codes_and_summaries(state, "s_")
+            self.weighted = state.weight is not None
+            return
         keys, counts, whi, wlo = state.table_arrays()
         if canonical:
             order = canonical_order(state)
             keys, counts, whi, wlo = keys[order], counts[order], whi[order], wlo[order]
-        self.columns = list(state.evidence)
-        self.ncodes = [max(len(e), 1) for e in state.encoders]
         self.arrays = {"codes": np.ascontiguousarray(keys), "counts": np.ascontiguousarray(counts),
                        "whi": np.ascontiguousarray(whi), "wlo": np.ascontiguousarray(wlo)}
-        self.state = state
         self.weighted = state.weight is not None
 
     def __getattr__(self, name):
@@ -230,18 +235,15 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
                              progress=bar, labels=dict(src.parts()))
     if state.n_rows == 0:
         raise DcbError("empty input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
-    atoms = Atoms(state, canonical=holdout is not None)
-    threads = threads or state.threads
-
     held = holdout is not None
+    atoms = Atoms(state, canonical=held, counts=held)
+    threads = threads or state.threads
     if held:
         cal, test = _split(atoms, holdout, seed, weight)
         atoms.attach(cc=cal[0], chi=cal[1], clo=cal[2], tc=test[0], thi=test[1], tlo=test[2])
         atoms.summarize("s_", *cal)  # probes are chosen on the calibration part
-    else:
-        atoms.summarize("s_", atoms.counts, atoms.whi, atoms.wlo)
-    for name in ("counts", "whi", "wlo"):  # only the summaries are needed from here on
-        del atoms.arrays[name]
+        for name in ("counts", "whi", "wlo"):  # only the summaries are needed from here on
+            del atoms.arrays[name]
 
     def heldout_figures(seg):
         a = atoms
@@ -299,6 +301,25 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     }
     table = pa.table({k: [s.get(k) for s in curve] for k in curve[0]})
     return CompletionResult(summary, table)
+
+
+def _codes_and_summaries(state: FiberState, prefix: str) -> dict:
+    """The atoms' codes and their :meth:`Atoms.summarize` arrays, read from the fiber table's
+    records shard by shard: the per-action counts and weights of millions of atoms are never
+    copied out."""
+    nf, k = state.n_fibers, len(state.evidence)
+    codes = np.empty((nf, k), np.int32)
+    out = {f"{prefix}rows": np.empty(nf, np.int64), f"{prefix}thi": np.empty(nf, np.int64),
+           f"{prefix}tlo": np.empty(nf, np.uint64), f"{prefix}act": np.empty(nf, np.int64)}
+    none_i, none_u = np.zeros((nf, 0), np.int64), np.zeros((nf, 0), np.uint64)
+
+    def one(rec, m, off):
+        sl = slice(off, off + m)
+        kc.unpack_table(rec, m, k, state._kw, 0, False, codes[sl], none_i[sl], none_i[sl], none_u[sl])
+        kr.summarize_records(rec, m, state._kw, state._na, state.weight is not None, *(v[sl] for v in out.values()))
+
+    state.shard_map(one)
+    return {"codes": codes, **out}
 
 
 def _public(sc: dict) -> dict:

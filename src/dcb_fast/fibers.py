@@ -440,6 +440,14 @@ class FiberState:
         self._cache = (keys, counts, whi, wlo)
         return self._cache
 
+    def shard_map(self, fn) -> list:
+        """``fn(shard_records, n_fibers, offset)`` for every shard, the shards on parallel threads;
+        ``offset`` is where the shard's fibers start in :meth:`table_arrays` order."""
+        self._flush_dense()
+        offs = np.cumsum([0] + [sh.nf for sh in self._shards])
+        return parallel_map(lambda t: fn(self._shards[t].rec, self._shards[t].nf, int(offs[t])),
+                            range(len(self._shards)), len(self._shards) if offs[-1] >= _PARALLEL_ROWS else 1)
+
     def lookup(self, batch) -> np.ndarray:
         """Fiber index (in :meth:`table_arrays` order) of each row of ``batch``, -1 when the row
         has a dropped null or a key absent from this state. Nothing is inserted."""

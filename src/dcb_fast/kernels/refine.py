@@ -57,6 +57,31 @@ def summarize_atoms(counts, whi, wlo, rows, thi, tlo, act):
 
 
 @kernel
+def summarize_records(rec, nf, kw, na, weighted, rows, thi, tlo, act):
+    """:func:`summarize_atoms` read straight from a fiber-table shard's records (layout in
+    ``kernels.counting``), so the per-action arrays of millions of atoms are never built."""
+    for i in range(nf):
+        r = np.int64(0)
+        h = np.int64(0)
+        lo = np.uint64(0)
+        a_ = -1
+        for a in range(na):
+            c = rec[i, kw + a]
+            if c == 0:
+                continue
+            r += c
+            if weighted:
+                h, lo = add128(h, lo, rec[i, kw + na + a], np.uint64(rec[i, kw + 2 * na + a]))
+            else:
+                h, lo = add128(h, lo, c, np.uint64(0))
+            a_ = a if a_ == -1 else _MIXED
+        rows[i] = r
+        thi[i] = h
+        tlo[i] = lo
+        act[i] = a_
+
+
+@kernel
 def score_split(seg, code, ncodes, arows, athi, atlo, aact, min_support, skip_thin, acc, cnt):
     """Split every segment by ``code`` (int64 per atom, in [0, ncodes); all zeros scores the
     segments as they are) and sum the sub-fibers by class into ``acc`` (int64[4, 2]: all,
