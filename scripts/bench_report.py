@@ -5,7 +5,7 @@ to the faster baseline and whether the goal (``bench/goals.py``, carried in ever
 machine and the date on top.
 
     python scripts/bench_report.py bench.json [scale.json ...] > table.md
-    python scripts/bench_report.py bench.json -o docs/readme/performance_table.md
+    python scripts/bench_report.py bench.json -o table.md   # then paste into README "Performance"
 
 Several files merge in order: a benchmark that occurs again (a re-run of a disturbed one) takes
 the later file's figures.

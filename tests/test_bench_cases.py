@@ -120,6 +120,16 @@ def test_dcb_bench_command(tmp_path):
                                     "--engine", "pyarrow"])
     assert res.exit_code == 0, res.output
     assert "pyarrow" in res.stdout and "same numbers" in res.stdout and "duckdb" not in res.stdout
+    # a subset of the evidence columns: every engine audits the same subset and agrees
+    res = CliRunner().invoke(main, ["bench", "--rows", "5000", "--repeat", "1", "--data-dir", str(tmp_path), "-q",
+                                    "--format", "json", "-e", "lang,model"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["evidence"] == ["lang", "model"] and all(r["agrees"] for r in out["results"][1:])
+    assert out["summary"]["fibers"] <= 5 * 20  # far fewer fibers than with six columns
+    res = CliRunner().invoke(main, ["bench", "--rows", "5000", "--data-dir", str(tmp_path), "-e", "lang,colour"])
+    assert res.exit_code == 1
+    assert "Error: evidence 'colour' is not among the generated log's columns; choose from lang, domain" in res.output
 
 
 def test_dcb_bench_says_when_engines_are_missing(tmp_path, monkeypatch):

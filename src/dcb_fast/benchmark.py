@@ -148,12 +148,13 @@ def log_path(rows: int, directory: str, seed: int = 0) -> str:
 
 
 def run(rows: int = 1_000_000, repeat: int = 3, data_dir: str | None = None, engines=None, threads=None,
-        log=None) -> dict:
+        log=None, evidence=None) -> dict:
     """Time the audit of a ``rows``-row generated Parquet log, end to end (file to summary), with
     our engine and each installed baseline; median of ``repeat`` runs after one warm-up of every
     engine (the warm-up also compiles our kernels). Every baseline's numbers are checked against
     ours. ``data_dir`` keeps the generated file for the next run (default: a temporary directory,
-    removed afterwards). ``log`` receives progress lines.
+    removed afterwards). ``log`` receives progress lines. ``evidence``: a subset of the log's six
+    evidence columns (default: all of them; fewer columns mean fewer, bigger fibers).
 
     Returns a JSON-ready dict: ``rows``, ``file``, ``file_bytes``, ``machine``, ``missing``
     (engine -> reason) and ``results`` (one entry per engine: median and all times in seconds,
@@ -165,6 +166,11 @@ def run(rows: int = 1_000_000, repeat: int = 3, data_dir: str | None = None, eng
         raise DcbError(f"rows must be at least 1000, got {rows}")
     if repeat < 1:
         raise DcbError(f"repeat must be at least 1, got {repeat}")
+    evidence = list(EVIDENCE if not evidence else evidence)
+    bad = [c for c in evidence if c not in EVIDENCE]
+    if bad or len(set(evidence)) < len(evidence):
+        what = f"'{bad[0]}' is not" if bad else "a column is given twice: they must be distinct"
+        raise DcbError(f"evidence {what} among the generated log's columns; choose from {', '.join(EVIDENCE)}")
     engines = list(BASELINE_ENGINES if engines is None else engines)
     unknown = [e for e in engines if e not in AUDIT_BASELINES]
     if unknown:
@@ -181,7 +187,8 @@ def run(rows: int = 1_000_000, repeat: int = 3, data_dir: str | None = None, eng
         t0 = time.perf_counter()
         path = log_path(rows, data_dir)
         say(f"data: {path} ({rows:,} rows, {time.perf_counter() - t0:.1f} s to prepare)")
-        fns = {"dcb_fast": lambda p: audit_ours(p, threads=threads), **{e: AUDIT_BASELINES[e] for e in runnable}}
+        fns = {"dcb_fast": lambda p: audit_ours(p, evidence=evidence, threads=threads),
+               **{e: (lambda p, f=AUDIT_BASELINES[e]: f(p, evidence=evidence)) for e in runnable}}
         reference = None
         results = []
         for name, fn in fns.items():
@@ -208,7 +215,7 @@ def run(rows: int = 1_000_000, repeat: int = 3, data_dir: str | None = None, eng
         for r in results:
             r["ratio"] = r["median_s"] / ours
         return {"workload": "audit, Parquet file to summary (end to end)", "rows": rows, "file": path,
-                "file_bytes": os.path.getsize(path), "evidence": list(EVIDENCE), "action": ACTION, "weight": WEIGHT,
+                "file_bytes": os.path.getsize(path), "evidence": evidence, "action": ACTION, "weight": WEIGHT,
                 "repeat": repeat, "machine": machine(), "missing": missing, "results": results,
                 "summary": reference}
     finally:
