@@ -17,6 +17,7 @@ from ..kernels import dictionaries as kd
 from . import arrow as A
 
 MISSING = -2  # a value absent from a frozen dictionary (lookup mode)
+_DIRECT = 1 << 16  # values an integer column maps without hashing (see kernels.dictionaries.encode_ints)
 DROPPED = -1  # a null that the null policy drops
 
 
@@ -51,6 +52,8 @@ class ColumnEncoder:
         self._offsets = np.zeros(0, dtype=np.int64)
         self._data = np.zeros(0, dtype=np.uint8)
         self._hashes = np.zeros(0, dtype=np.uint64)
+        self._direct: np.ndarray | None = None  # integer kinds: value -> code for a window of values
+        self._base = 0
 
     # -- set-up -------------------------------------------------------------------------------
     def _init_kind(self, t: pa.DataType) -> None:
@@ -75,6 +78,7 @@ class ColumnEncoder:
             if had_null:  # a null code was reserved while the column was all-null so far
                 self.null_code = -1
                 self._state[:] = 0
+                self._direct = None
                 self._reserve_null()
             return
         self.type = A.unify(self.type, vt, self.name)
@@ -154,9 +158,15 @@ class ColumnEncoder:
 
     def _run_ints(self, keys, bitmap, off, null_code, insert, out) -> None:
         i, n = 0, len(keys)
+        if self._direct is None:
+            # a window of _DIRECT values around the first value seen: all of an int8 or int16
+            # column's range, or ids that sit near each other; values outside it are hashed
+            self._direct = np.full(_DIRECT, -1, dtype=np.int32)
+            # as int64, wrapping like the kernel's unsigned subtraction (uint64 values, extremes)
+            self._base = (int(keys[0]) - _DIRECT // 2 + 2**63) % 2**64 - 2**63
         while True:
             i = kd.encode_ints(keys, bitmap, off, i, np.int32(null_code), insert, np.int32(MISSING),
-                               self._keys, self._slots, self._state, out)
+                               self._keys, self._slots, self._state, out, self._direct, np.int64(self._base))
             if i >= n:
                 return
             self._grow_ints(int(self._state[0]) + 1)

@@ -28,24 +28,38 @@ def is_valid(valid, voff, i):
 
 
 @kernel
-def encode_ints(values, valid, voff, start, null_code, insert, missing_code, t_keys, slots, state, out):
+def encode_ints(values, valid, voff, start, null_code, insert, missing_code, t_keys, slots, state, out,
+                direct, base):
     """Write the code of each ``values[i]`` into ``out[i]`` from row ``start`` on.
 
     New values get the next code when ``insert`` is true, else ``missing_code``. Nulls get
     ``null_code``. ``state[0]`` is the number of codes. Returns the row where it stopped
     (``len(values)`` when done; less when the table needs to grow).
+
+    ``direct`` (int32, may be empty) remembers the code of each value in ``[base, base +
+    len(direct))`` once the hash table has given it (-1: not yet), so small-range columns (int8
+    and int16 columns, ids near each other) skip hashing and probing for almost every row.
     """
     n = values.shape[0]
     nslots = slots.shape[0]
     mask = np.uint64(nslots - 1)
     nv = state[0]
     cap = t_keys.shape[0]
+    ndirect = np.uint64(direct.shape[0])
+    ubase = np.uint64(base)
     for i in range(start, n):
         if not is_valid(valid, voff, i):
             out[i] = null_code
             continue
         v = np.int64(values[i])
+        d = np.uint64(v) - ubase  # wraps around for values below base: then d >= ndirect
+        if d < ndirect:
+            c = direct[d]
+            if c >= 0:
+                out[i] = c
+                continue
         s = mix64(np.uint64(v)) & mask
+        code = -1
         while True:
             c = slots[s]
             if c < 0:
@@ -57,13 +71,17 @@ def encode_ints(values, valid, voff, start, null_code, insert, missing_code, t_k
                     return i
                 t_keys[nv] = v
                 slots[s] = nv
-                out[i] = nv
+                code = nv
                 nv += 1
                 break
             if t_keys[c] == v:
-                out[i] = c
+                code = c
                 break
             s = (s + np.uint64(1)) & mask
+        if code >= 0:
+            out[i] = code
+            if d < ndirect:
+                direct[d] = code
     state[0] = nv
     return n
 
