@@ -85,7 +85,9 @@ class Atoms:
         parallel_map(one, list(self.arrays), 2)
 
     def code(self, column: str) -> np.ndarray:
-        return np.ascontiguousarray(self.codes[:, self.columns.index(column)]).astype(np.int64)
+        """The atoms' codes of ``column``: a strided view, read in place by the kernels (a
+        contiguous int64 copy per candidate probe cost more than the pass that reads it)."""
+        return self.codes[:, self.columns.index(column)]
 
     def segments(self, leading: int) -> np.ndarray:
         """Sort the atoms by the first ``leading`` key columns (one mixed-radix number of their
@@ -130,7 +132,7 @@ class Atoms:
         """Scores of the current fibers split by ``column`` (None: as they are), from the atom
         summaries ``prefix`` (see :meth:`summarize`)."""
         if column is None:
-            code, ncodes = np.zeros(len(self.codes), np.int64), 1
+            code, ncodes = np.zeros(len(self.codes), np.int32), 1
         else:
             code, ncodes = self.code(column), self.ncodes[self.columns.index(column)]
         acc = np.zeros((4, 2), np.int64)
