@@ -95,7 +95,11 @@ def sortable(values: np.ndarray) -> np.ndarray:
 
 def lexsort(keys: list[np.ndarray]) -> np.ndarray:
     """Row order (int64) sorted by ``keys[0]``, ties by ``keys[1]``, ...; stable: what
-    ``np.lexsort(keys[::-1])`` returns, for floats without NaN, ints and bools."""
+    ``np.lexsort(keys[::-1])`` returns, for floats without NaN, ints and bools.
+
+    >>> lexsort([np.array([2.5, -1.0, 2.5, 0.0]), np.array([1, 7, 0, 3])]).tolist()
+    [1, 3, 2, 0]
+    """
     n = len(keys[0]) if keys else 0
     idx = np.arange(n, dtype=np.int64)
     if n == 0:
