@@ -11,7 +11,7 @@ import os
 import pytest
 
 from .cases import CASES
-from .util import ROUNDS, engines, function, record
+from .util import ROUNDS, engines, function, record, warm_reference
 
 CASE = CASES["completion"]
 
@@ -23,8 +23,7 @@ def inputs(bench_rows):
 
 @pytest.fixture(scope="module")
 def reference(inputs):
-    CASE.ours(*CASE.inputs(20_000))  # warms the JIT before any timing
-    return CASE.ours(*inputs)
+    return warm_reference(CASE, inputs)
 
 
 @pytest.mark.parametrize("engine", engines(CASE))

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from .cases import CASES
-from .util import ROUNDS, engines, function, record
+from .util import ROUNDS, engines, function, record, warm_reference
 
 CASE = CASES["coverage"]
 
@@ -25,8 +25,7 @@ def inputs(bench_rows):
 
 @pytest.fixture(scope="module")
 def reference(inputs):
-    CASE.ours(*CASE.inputs(20_000))  # warms the JIT before any timing
-    return CASE.ours(*inputs)
+    return warm_reference(CASE, inputs)
 
 
 @pytest.mark.parametrize("engine", engines(CASE))

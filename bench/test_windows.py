@@ -12,7 +12,7 @@ import os
 import pytest
 
 from .cases import CASES
-from .util import ROUNDS, engines, function, record
+from .util import ROUNDS, engines, function, record, warm_reference
 
 WINDOW_CASES = ["knn", "window"]
 
@@ -24,11 +24,7 @@ def inputs(bench_rows):
 
 @pytest.fixture(scope="module")
 def references(inputs):
-    out = {}
-    for name in WINDOW_CASES:
-        CASES[name].ours(*CASES[name].inputs(20_000))  # warms the JIT before any timing
-        out[name] = CASES[name].ours(*inputs)
-    return out
+    return {name: warm_reference(CASES[name], inputs) for name in WINDOW_CASES}
 
 
 @pytest.mark.parametrize("engine", sorted({e for n in WINDOW_CASES for e in engines(CASES[n])}))

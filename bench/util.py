@@ -43,6 +43,13 @@ def function(case, engine):
     return case.ours if engine == "dcb_fast" else case.baselines[engine]
 
 
+def warm_reference(case, inputs, warm_rows: int = 20_000):
+    """Our result on ``inputs``, after a run on ``warm_rows`` rows that compiles (or loads) the
+    kernels, so that no timed round pays for the JIT."""
+    case.ours(*case.inputs(warm_rows))
+    return case.ours(*inputs)
+
+
 def run_child(case: str, engine: str, args, kwargs=None, warm_args=None, env=None, timeout=3600) -> dict:
     """Run one registry entry in a fresh Python process (``bench/child.py``); returns its
     ``seconds`` (the call alone) and ``peak_rss`` (bytes, the whole process)."""

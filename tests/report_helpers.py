@@ -80,6 +80,29 @@ def svg_count(page: str) -> int:
     return page.count("<svg")
 
 
+def report_log() -> pa.Table:
+    """The request log every report test renders (seeded)."""
+    from dcb_fast.synth import chunk
+
+    return chunk(20_000, seed=3)
+
+
+def report_audit(log: pa.Table):
+    """The audit of :func:`report_log` that the report tests render."""
+    return dcb_fast.audit(log, evidence=["lang", "domain", "model", "score_bin"], action="route", weight="requests",
+                          min_support=5)
+
+
+def channel_check() -> dict:
+    """A channel check with groups, on seeded predictions."""
+    rng = np.random.default_rng(5)
+    n = 600
+    p = rng.normal(size=n)
+    t = pa.table({"p": p, "yb": p + 0.1 * rng.normal(size=n), "yd": p + rng.normal(size=n),
+                  "g": rng.choice(["north", "south", "east"], n)})
+    return dcb_fast.check_channels(t, "p", "yb", "yd", alpha=0.1, group_by="g", seed=1)
+
+
 def planned_summaries() -> dict:
     """Hand-built summaries of the kinds whose commands are still being written, shaped as planned."""
     env = {"schema_version": 1, "dcb_fast_version": dcb_fast.__version__, "input": {"files": [], "fingerprint": "x"},

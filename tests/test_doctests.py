@@ -22,6 +22,7 @@ def test_docstring_examples_run(name):
 
 
 def test_examples_exist():
-    """The check above is not empty: the package carries examples."""
-    attempted = sum(doctest.testmod(importlib.import_module(n), verbose=False, report=False).attempted for n in MODULES)
-    assert attempted >= 30
+    """The check above is not empty: the package carries examples (counted, not run again)."""
+    finder = doctest.DocTestFinder()
+    found = sum(len(t.examples) for n in MODULES for t in finder.find(importlib.import_module(n)))
+    assert found >= 30

@@ -20,31 +20,24 @@ from dcb_fast.report import plots
 from dcb_fast.report import tables as T
 from dcb_fast.report.html import MATPLOTLIB_NOTE, render_report, write_report
 from dcb_fast.report.schema import upgrade
-from dcb_fast.synth import chunk
 
-from .report_helpers import (HOSTILE, assert_safe_page, fiber_table, parse, planned_summaries, skipped, svg_count,
-                             validator)
+from .report_helpers import (HOSTILE, assert_safe_page, channel_check, fiber_table, parse, planned_summaries,
+                             report_audit, report_log, skipped, svg_count, validator)
 
 
 @pytest.fixture(scope="module")
 def log_table():
-    return chunk(20_000, seed=3)
+    return report_log()
 
 
 @pytest.fixture(scope="module")
 def audit_result(log_table):
-    return dcb_fast.audit(log_table, evidence=["lang", "domain", "model", "score_bin"], action="route",
-                          weight="requests", min_support=5)
+    return report_audit(log_table)
 
 
 @pytest.fixture(scope="module")
 def channels_summary():
-    rng = np.random.default_rng(5)
-    n = 600
-    p = rng.normal(size=n)
-    t = pa.table({"p": p, "yb": p + 0.1 * rng.normal(size=n), "yd": p + rng.normal(size=n),
-                  "g": rng.choice(["north", "south", "east"], n)})
-    return dcb_fast.check_channels(t, "p", "yb", "yd", alpha=0.1, group_by="g", seed=1)
+    return channel_check()
 
 
 @pytest.fixture(scope="module")

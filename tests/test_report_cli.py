@@ -16,35 +16,28 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-import dcb_fast
 from dcb_fast.cli import main
 from dcb_fast.report import plots
 from dcb_fast.report.html import render_report, write_report
-from dcb_fast.synth import chunk, tox21_table
+from dcb_fast.synth import tox21_table
 
-from .report_helpers import assert_safe_page, planned_summaries, skipped, validator
+from .report_helpers import (assert_safe_page, channel_check, planned_summaries, report_audit, report_log,
+                             skipped, validator)
 
 
 @pytest.fixture(scope="module")
 def log_table():
-    return chunk(20_000, seed=3)
+    return report_log()
 
 
 @pytest.fixture(scope="module")
 def audit_result(log_table):
-    return dcb_fast.audit(log_table, evidence=["lang", "domain", "model", "score_bin"], action="route",
-                          weight="requests", min_support=5)
+    return report_audit(log_table)
 
 
 @pytest.fixture(scope="module")
 def summaries(audit_result):
-    rng = np.random.default_rng(5)
-    n = 600
-    p = rng.normal(size=n)
-    t = pa.table({"p": p, "yb": p + 0.1 * rng.normal(size=n), "yd": p + rng.normal(size=n),
-                  "g": rng.choice(["north", "south", "east"], n)})
-    return {"audit": (audit_result.summary, None),
-            "channels": (dcb_fast.check_channels(t, "p", "yb", "yd", alpha=0.1, group_by="g", seed=1), None),
+    return {"audit": (audit_result.summary, None), "channels": (channel_check(), None),
             **{k: (v, None) for k, v in planned_summaries().items()}}
 
 

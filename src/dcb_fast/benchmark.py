@@ -166,7 +166,7 @@ def run(rows: int = 1_000_000, repeat: int = 3, data_dir: str | None = None, eng
         raise DcbError(f"rows must be at least 1000, got {rows}")
     if repeat < 1:
         raise DcbError(f"repeat must be at least 1, got {repeat}")
-    evidence = list(EVIDENCE if not evidence else evidence)
+    evidence = list(evidence or EVIDENCE)
     bad = [c for c in evidence if c not in EVIDENCE]
     if bad or len(set(evidence)) < len(evidence):
         what = f"'{bad[0]}' is not" if bad else "a column is given twice: they must be distinct"

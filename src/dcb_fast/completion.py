@@ -77,17 +77,14 @@ class Atoms:
             two = v.reshape(len(v), -1)
             out = spare.get(k)
             if out is None or out.shape != two.shape or out.dtype != two.dtype:
-                out = np.empty_like(two)
+                out = np.empty_like(two, order="C")
             kr.gather_rows(two, perm, out)
-            spare[k] = two
+            # a strided view (columns dropped by :meth:`segments`) is no buffer to reuse: it would
+            # keep the whole old array alive and hand the kernels strided rows
+            spare[k] = two if two.flags.c_contiguous else None
             self.arrays[k] = out.reshape(v.shape)
 
         parallel_map(one, list(self.arrays), 2)
-
-    def code(self, column: str) -> np.ndarray:
-        """The atoms' codes of ``column``: a strided view, read in place by the kernels (a
-        contiguous int64 copy per candidate probe cost more than the pass that reads it)."""
-        return self.codes[:, self.columns.index(column)]
 
     def segments(self, leading: int) -> np.ndarray:
         """Sort the atoms by the first ``leading`` key columns (one mixed-radix number of their
@@ -95,29 +92,25 @@ class Atoms:
         dropped from ``codes`` afterwards: the segments say all that is needed of them, and every
         later reorder moves less."""
         n = len(self.codes)
-        if n == 0:
-            return np.zeros(1, np.int64)
+        if n == 0 or leading == 0:
+            return np.array([0, n], np.int64) if n else np.zeros(1, np.int64)
         radix = self.ncodes[:leading]
-        if leading and float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:
+        if float(np.prod(np.array(radix, dtype=np.float64))) < 2.0**62:
             composite = np.zeros(n, np.int64)
             for j, r in enumerate(radix):
                 composite *= r
                 composite += self.codes[:, j]
             perm = lexsort([composite])
             lead = composite[perm]
+            starts = lead[1:] != lead[:-1]
         else:
-            perm = lexsort([self.codes[:, j] for j in range(leading)]) if leading else np.arange(n)
+            perm = lexsort([self.codes[:, j] for j in range(leading)])
             lead = self.codes[perm, :leading]
-        self.arrays["codes"] = self.codes[:, leading:]  # a view: the reorder below makes it contiguous
+            starts = (lead[1:] != lead[:-1]).any(axis=1)
+        self.arrays["codes"] = self.codes[:, leading:]  # a view: the reorder makes it contiguous
         self.columns, self.ncodes = self.columns[leading:], self.ncodes[leading:]
         self._reorder(perm)
-        self.__dict__.get("_spare", {}).pop("codes", None)  # the strided view, and the full buffer under it
-        change = np.ones(n, dtype=bool)
-        if leading:
-            change[1:] = lead[1:] != lead[:-1] if lead.ndim == 1 else (lead[1:] != lead[:-1]).any(axis=1)
-        else:
-            change[1:] = False
-        return np.concatenate([np.nonzero(change)[0], [n]]).astype(np.int64)
+        return np.concatenate([[0], np.nonzero(starts)[0] + 1, [n]]).astype(np.int64)
 
     def summarize(self, prefix: str, counts, whi, wlo) -> None:
         """Attach per-atom rows, weight and action of these counts as ``<prefix>rows`` etc."""
@@ -125,28 +118,26 @@ class Atoms:
         out = {f"{prefix}rows": np.empty(n, np.int64), f"{prefix}thi": np.empty(n, np.int64),
                f"{prefix}tlo": np.empty(n, np.uint64), f"{prefix}act": np.empty(n, np.int64)}
         kr.summarize_atoms(np.ascontiguousarray(counts), np.ascontiguousarray(whi), np.ascontiguousarray(wlo),
-                           *out.values())
+                           True, *out.values())
         self.arrays.update(out)
 
     def score(self, seg, column, prefix, min_support, skip) -> dict:
         """Scores of the current fibers split by ``column`` (None: as they are), from the atom
         summaries ``prefix`` (see :meth:`summarize`)."""
-        if column is None:
-            code, ncodes = np.zeros(len(self.codes), np.int32), 1
-        else:
-            code, ncodes = self.code(column), self.ncodes[self.columns.index(column)]
+        col = -1 if column is None else self.columns.index(column)
         acc = np.zeros((4, 2), np.int64)
         cnt = np.zeros(3, np.int64)
         a = self.arrays
-        kr.score_split(seg, code, ncodes, a[f"{prefix}rows"], a[f"{prefix}thi"], a[f"{prefix}tlo"],
-                       a[f"{prefix}act"], int(min_support), skip, acc, cnt)
+        kr.score_split(seg, self.codes, col, self.ncodes[col] if col >= 0 else 1, a[f"{prefix}rows"],
+                       a[f"{prefix}thi"], a[f"{prefix}tlo"], a[f"{prefix}act"], int(min_support), skip, acc, cnt)
         return _score(acc, cnt)
 
     def split(self, seg, column) -> np.ndarray:
         """Split every fiber by ``column``: reorder the atoms, return the new boundaries."""
         perm = np.empty(len(self.codes), np.int64)
         new_seg = np.empty(len(self.codes) + 1, np.int64)
-        ns = kr.apply_split(seg, self.code(column), self.ncodes[self.columns.index(column)], perm, new_seg)
+        col = self.columns.index(column)
+        ns = kr.apply_split(seg, self.codes, col, self.ncodes[col], perm, new_seg)
         self._reorder(perm)
         return new_seg[: ns + 1].copy()
 
@@ -307,18 +298,25 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
 
 def _codes_and_summaries(state: FiberState, prefix: str) -> dict:
     """The atoms' codes and their :meth:`Atoms.summarize` arrays, read from the fiber table's
-    records shard by shard: the per-action counts and weights of millions of atoms are never
-    copied out."""
-    nf, k = state.n_fibers, len(state.evidence)
+    records shard by shard (the per-action columns of the records, as views): the per-action
+    counts and weights of millions of atoms are never copied out."""
+    nf, k, kw, na = state.n_fibers, len(state.evidence), state._kw, state._na
+    weighted = state.weight is not None
     codes = np.empty((nf, k), np.int32)
     out = {f"{prefix}rows": np.empty(nf, np.int64), f"{prefix}thi": np.empty(nf, np.int64),
            f"{prefix}tlo": np.empty(nf, np.uint64), f"{prefix}act": np.empty(nf, np.int64)}
-    none_i, none_u = np.zeros((nf, 0), np.int64), np.zeros((nf, 0), np.uint64)
+    no_counts = np.zeros((nf, 0), np.int64)
 
     def one(rec, m, off):
         sl = slice(off, off + m)
-        kc.unpack_table(rec, m, k, state._kw, 0, False, codes[sl], none_i[sl], none_i[sl], none_u[sl])
-        kr.summarize_records(rec, m, state._kw, state._na, state.weight is not None, *(v[sl] for v in out.values()))
+        kc.unpack_table(rec, m, k, kw, 0, False, codes[sl], no_counts[sl], no_counts[sl],  # keys only
+                        no_counts[sl].view(np.uint64))
+        counts = rec[:m, kw : kw + na]
+        if weighted:
+            whi, wlo = rec[:m, kw + na : kw + 2 * na], rec[:m, kw + 2 * na : kw + 3 * na]
+        else:  # not read: the weight is the row count
+            whi = wlo = counts
+        kr.summarize_atoms(counts, whi, wlo.view(np.uint64), weighted, *(v[sl] for v in out.values()))
 
     state.shard_map(one)
     return {"codes": codes, **out}

@@ -429,14 +429,12 @@ class FiberState:
         counts = np.empty((nf, na), dtype=np.int64)
         whi = np.empty((nf, na), dtype=np.int64) if self.weight else counts
         wlo = np.empty((nf, na), dtype=np.uint64) if self.weight else np.zeros((nf, na), dtype=np.uint64)
-        offs = np.cumsum([0] + [sh.nf for sh in self._shards])
 
-        def one(t):  # each shard fills its own rows, the shards on parallel threads
-            sl = slice(offs[t], offs[t + 1])
-            kc.unpack_table(self._shards[t].rec, self._shards[t].nf, k, kw, na, bool(self.weight), keys[sl],
-                            counts[sl], whi[sl], wlo[sl])
+        def one(rec, m, off):  # each shard fills its own rows
+            sl = slice(off, off + m)
+            kc.unpack_table(rec, m, k, kw, na, bool(self.weight), keys[sl], counts[sl], whi[sl], wlo[sl])
 
-        parallel_map(one, range(len(self._shards)), len(self._shards) if nf >= _PARALLEL_ROWS else 1)
+        self.shard_map(one)
         self._cache = (keys, counts, whi, wlo)
         return self._cache
 

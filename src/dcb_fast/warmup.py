@@ -106,8 +106,6 @@ def _warm_audits(big, small, threads: int) -> None:
 
     complete(small, ["d"], "act", ["i8", "b"], weight="w", min_support=2, holdout=0.5)
     complete(small, ["d"], "act", ["i8", "b"], threads=threads)
-    # one probe left in the atoms' codes: its column is a contiguous view, a kernel signature of its own
-    complete(small, ["d"], "act", ["b"], threads=threads)
     # certificates and production coverage reuse the same kernels and add their own sums
     cert = certify(small, evidence=["s", "d"], action="act", weight="w", min_support=2)
     coverage(cert, big.slice(0, 5_000), weight="w", action="act", by="b", threads=threads)

@@ -36,7 +36,7 @@ from typing import Iterator
 from .. import __version__
 from ..errors import DcbError
 from ..fibers import STATE_VERSION, FiberState
-from ..io.sources import CSV, PARQUET, Source
+from ..io.sources import CSV, PARQUET, Source, parquet_batches, short_error
 from ..io.writers import atomic_path
 from .local import run_partials
 
@@ -106,23 +106,14 @@ def part_batches(src: Source, part: Part, columns: list[str]) -> Iterator:
         yield from src.batches(columns, parts=[part.index])
         return
     import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from ..io import arrow as A
 
     info = src.files[part.index]
-    # strings come back dictionary-encoded, as the source reader does: encoding them is cheaper
-    strings = [c for c in columns if A.kind_of(info.schema.field(c).type, c) in (A.STRING, A.BINARY)
-               and not pa.types.is_dictionary(info.schema.field(c).type)]
     try:
-        pf = pq.ParquetFile(info.path, read_dictionary=strings or None, pre_buffer=False)  # see io.sources
-        for b in pf.iter_batches(batch_size=src.batch_rows, columns=columns,
-                                 row_groups=range(*part.row_groups), use_threads=True):
+        for b in parquet_batches(info, columns, src.batch_rows, range(*part.row_groups)):
             yield part.index, b
     except (pa.ArrowException, OSError) as exc:
         raise DcbError(f"cannot read row groups {part.row_groups[0]}-{part.row_groups[1] - 1} of '{info.path}': "
-                       f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}; "
-                       "the file may be truncated or corrupt") from None
+                       f"{short_error(exc)}; the file may be truncated or corrupt") from None
 
 
 def part_source(src: Source, part: Part) -> tuple[Source, Part]:

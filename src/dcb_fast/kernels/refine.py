@@ -34,9 +34,11 @@ def _classify(rows, thi, tlo, act, min_support, skip_thin, acc, cnt):
 
 
 @kernel
-def summarize_atoms(counts, whi, wlo, rows, thi, tlo, act):
+def summarize_atoms(counts, whi, wlo, weighted, rows, thi, tlo, act):
     """Per atom: rows, total weight and its action (-2 when the atom itself is mixed, -1 when
-    it has no rows), so that scoring reads four numbers per atom instead of every action."""
+    it has no rows), so that scoring reads four numbers per atom instead of every action.
+    Unweighted (``weighted`` false), the weight is the row count and ``whi``/``wlo`` are not read.
+    The arrays may be strided views of a fiber table's records (``kernels.counting``)."""
     na = counts.shape[1]
     for i in range(counts.shape[0]):
         r = np.int64(0)
@@ -48,30 +50,8 @@ def summarize_atoms(counts, whi, wlo, rows, thi, tlo, act):
             if c == 0:
                 continue
             r += c
-            h, lo = add128(h, lo, whi[i, a], wlo[i, a])
-            a_ = a if a_ == -1 else _MIXED
-        rows[i] = r
-        thi[i] = h
-        tlo[i] = lo
-        act[i] = a_
-
-
-@kernel
-def summarize_records(rec, nf, kw, na, weighted, rows, thi, tlo, act):
-    """:func:`summarize_atoms` read straight from a fiber-table shard's records (layout in
-    ``kernels.counting``), so the per-action arrays of millions of atoms are never built."""
-    for i in range(nf):
-        r = np.int64(0)
-        h = np.int64(0)
-        lo = np.uint64(0)
-        a_ = -1
-        for a in range(na):
-            c = rec[i, kw + a]
-            if c == 0:
-                continue
-            r += c
             if weighted:
-                h, lo = add128(h, lo, rec[i, kw + na + a], np.uint64(rec[i, kw + 2 * na + a]))
+                h, lo = add128(h, lo, whi[i, a], wlo[i, a])
             else:
                 h, lo = add128(h, lo, c, np.uint64(0))
             a_ = a if a_ == -1 else _MIXED
@@ -82,9 +62,9 @@ def summarize_records(rec, nf, kw, na, weighted, rows, thi, tlo, act):
 
 
 @kernel
-def score_split(seg, code, ncodes, arows, athi, atlo, aact, min_support, skip_thin, acc, cnt):
-    """Split every segment by ``code`` (int64 per atom, in [0, ncodes); all zeros scores the
-    segments as they are) and sum the sub-fibers by class into ``acc`` (int64[4, 2]: all,
+def score_split(seg, codes, col, ncodes, arows, athi, atlo, aact, min_support, skip_thin, acc, cnt):
+    """Split every segment by column ``col`` of ``codes`` (int32[atoms, k], codes in
+    [0, ncodes); ``col`` -1 scores the segments as they are) and sum the sub-fibers by class into ``acc`` (int64[4, 2]: all,
     certified, ambiguous, thin; 128-bit weights) and ``cnt`` (fibers, mixed, thin). Atoms come
     summarized (:func:`summarize_atoms`)."""
     local = np.full(ncodes, -1, np.int64)
@@ -99,7 +79,7 @@ def score_split(seg, code, ncodes, arows, athi, atlo, aact, min_support, skip_th
             a = aact[i]
             if a == -1:
                 continue
-            c = code[i]
+            c = codes[i, col] if col >= 0 else 0
             j = local[c]
             if j < 0:
                 j = m
@@ -123,8 +103,8 @@ def score_split(seg, code, ncodes, arows, athi, atlo, aact, min_support, skip_th
 
 
 @kernel
-def apply_split(seg, code, ncodes, new_perm, new_seg):
-    """The order that sorts every segment stably by ``code`` (ascending) into ``new_perm``
+def apply_split(seg, codes, col, ncodes, new_perm, new_seg):
+    """The order that sorts every segment stably by column ``col`` of ``codes`` (ascending) into ``new_perm``
     (``new_perm[position] = atom``), and the sub-segment boundaries into ``new_seg``. Returns
     the number of new segments."""
     count = np.zeros(ncodes, np.int64)
@@ -136,7 +116,7 @@ def apply_split(seg, code, ncodes, new_perm, new_seg):
         lo, hi = seg[s], seg[s + 1]
         m = 0
         for p in range(lo, hi):
-            c = code[p]
+            c = codes[p, col]
             if count[c] == 0:
                 used[m] = c
                 m += 1
@@ -157,7 +137,7 @@ def apply_split(seg, code, ncodes, new_perm, new_seg):
             ns += 1
             new_seg[ns] = off
         for p in range(lo, hi):
-            c = code[p]
+            c = codes[p, col]
             new_perm[start[c]] = p
             start[c] += 1
         for x in range(m):

@@ -72,12 +72,6 @@ def radix_pass_all(key, idx, tmp_key, tmp_idx):
     return src_k, src_i
 
 
-@kernel
-def gather_u64(key, idx, out):
-    for i in range(idx.shape[0]):
-        out[i] = key[idx[i]]
-
-
 def sortable(values: np.ndarray) -> np.ndarray:
     """Unsigned 64-bit keys in the order of ``values`` (floats without NaN, ints or bools)."""
     values = np.ascontiguousarray(values)
@@ -105,13 +99,12 @@ def lexsort(keys: list[np.ndarray]) -> np.ndarray:
     if n == 0:
         return idx
     tmp_k, tmp_i = np.empty(n, np.uint64), np.empty(n, np.int64)
-    first = True
-    for k in reversed(keys):
-        key = sortable(k)
-        if not first:  # the key in the order the less significant keys left the rows in
-            gather_u64(key.copy(), idx, key)
-        _, idx = radix_pass_all(key, idx, tmp_k, tmp_i)
-        if idx is tmp_i:
-            tmp_i = np.empty(n, np.int64)
-        first = False
+    for p, k in enumerate(reversed(keys)):
+        key = sortable(k)  # a fresh array: the passes below overwrite it
+        if p:  # the key in the order the less significant keys left the rows in
+            key = key[idx]
+        _, out = radix_pass_all(key, idx, tmp_k, tmp_i)
+        if out is tmp_i:  # the result landed in the spare: the old order is the next spare
+            tmp_i = idx
+        idx = out
     return idx
