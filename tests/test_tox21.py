@@ -79,3 +79,17 @@ def test_reproduction_script_agrees_with_the_paper():
     assert all(ok for *_, ok in mod.audit_rows())
     rows = mod.replay_rows(splits=100, seed=0)
     assert all(ok for *_, ok in rows), rows
+
+
+# SHA-256 of ../shared/data/tox21.csv (the compound table) when it was copied into the package
+TOX21_COMPOUNDS_SHA256 = "b58cc1f683e78e3c7a1bf7116e9aac0119804018d100f7b8cdb0857941c31aca"
+
+
+def test_packaged_compound_table_is_the_shared_data():
+    import hashlib
+
+    packaged = os.path.join(os.path.dirname(__import__("dcb_fast").__file__), "data", "tox21.csv")
+    assert hashlib.sha256(open(packaged, "rb").read()).hexdigest() == TOX21_COMPOUNDS_SHA256
+    shared = os.path.join(os.path.dirname(SHARED), "tox21.csv")
+    if os.path.exists(shared):
+        assert open(packaged, "rb").read() == open(shared, "rb").read()

@@ -173,3 +173,23 @@ def tox21_table() -> pa.Table:
     pattern = np.repeat(np.array(pats + pats, dtype=object), reps)
     label = np.repeat(np.concatenate([np.ones(len(pats), np.int8), np.zeros(len(pats), np.int8)]), reps)
     return pa.table({"pattern": pa.array(pattern, pa.string()), "sr_p53": pa.array(label)})
+
+
+TOX21_ASSAYS = ["NR-AR", "NR-AR-LBD", "NR-AhR", "NR-Aromatase", "NR-ER", "NR-ER-LBD", "NR-PPAR-gamma",
+                "SR-ARE", "SR-ATAD5", "SR-HSE", "SR-MMP", "SR-p53"]
+
+
+def tox21_compounds() -> pa.Table:
+    """The MoleculeNet Tox21 compound table (7831 compounds): ``smiles`` and the 12 assay labels
+    as nullable int8 columns (null = not measured), in the file's row order.
+
+    >>> t = tox21_compounds()
+    >>> t.num_rows, t.num_columns
+    (7831, 13)
+    """
+    import pyarrow.csv as pcsv
+
+    here = os.path.join(os.path.dirname(__file__), "data", "tox21.csv")
+    types = {a: pa.int8() for a in TOX21_ASSAYS}
+    types["smiles"] = pa.string()
+    return pcsv.read_csv(here, convert_options=pcsv.ConvertOptions(column_types=types))
