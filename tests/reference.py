@@ -191,3 +191,91 @@ def greedy_completion_oracle(rows, evidence, action, probes, weight=None, min_su
         selected.append(p)
         curve.append((p, float(cert / total)))
     return curve
+
+
+# --- window audits: tolerance and kNN windows with ties (SPEC sections 2-3) ---
+
+
+def _knn_members(values, i, k):
+    """Rows in row i's kNN window, straight from SPEC section 2 ("Ties"): sort the values; row i's
+    tie group occupies sorted positions [a, b); pos = (a + b - 1) // 2; the k positions start at
+    pos - k//2, shifted at the ends to hold k (all n when n < k); then widened to whole tie groups,
+    i.e. every row whose value lies between the first and the last value of those positions."""
+    sv = sorted(values)
+    n = len(sv)
+    v = values[i]
+    a = min(p for p in range(n) if sv[p] == v)
+    b = max(p for p in range(n) if sv[p] == v) + 1
+    pos = (a + b - 1) // 2
+    kk = min(k, n)
+    s = pos - k // 2
+    if s > n - kk:
+        s = n - kk
+    if s < 0:
+        s = 0
+    first, last = sv[s], sv[s + kk - 1]
+    return [j for j in range(n) if first <= values[j] <= last]
+
+
+def _tolerance_members(values, i, tol):
+    return [j for j in range(len(values)) if abs(values[i] - values[j]) <= tol]
+
+
+def window_audit_oracle(values, actions, weights, rule, param, min_support=1, thin="ambiguous", action_rank=None):
+    """A window audit row by row (SPEC sections 2-3), O(n^2): row i's fiber is its window
+    (``rule`` 'window': every row within ``param`` of its value; 'knn': the tie-aware k rows).
+    Nothing here orders rows by action, weight or input position. Classes per row: thin (window
+    support in rows < ``min_support``), else ambiguous (two or more actions in the window), else
+    certified. Fractions are weighted, exact (Fractions). Fibers are the distinct windows (sets of
+    rows); with ``thin='skip'`` thin windows are left out of the fiber counts. The decision risk
+    gives each row its window's majority action by weight, ties to the lowest ``action_rank``
+    (default: the sorted action values, the library's canonical order)."""
+    n = len(values)
+    rank = action_rank or {a: r for r, a in enumerate(sorted(set(actions)))}
+    w = [Fraction(x) for x in weights] if weights is not None else [Fraction(1)] * n
+    total = sum(w, Fraction(0))
+    cert = amb = thn = risk = Fraction(0)
+    cert_rows, cert_w, prev = defaultdict(int), defaultdict(Fraction), defaultdict(Fraction)
+    fibers, sizes = {}, []
+    for i in range(n):
+        members = _knn_members(values, i, param) if rule == "knn" else _tolerance_members(values, i, param)
+        by_action = defaultdict(Fraction)
+        for j in members:
+            by_action[actions[j]] += w[j]
+        support = len(members)
+        is_thin = support < min_support
+        mixed = len(by_action) > 1
+        fibers[frozenset(members)] = (is_thin, mixed)
+        sizes.append(support)
+        prev[label(actions[i])] += w[i]
+        major = min(by_action, key=lambda x: (-by_action[x], rank[x]))
+        if actions[i] != major:
+            risk += w[i]
+        if is_thin:
+            thn += w[i]
+        elif mixed:
+            amb += w[i]
+        else:
+            cert += w[i]
+            cert_rows[label(actions[i])] += 1
+            cert_w[label(actions[i])] += w[i]
+    kept = [f for f in fibers.values() if not (thin == "skip" and f[0])]
+
+    def fr(x):
+        return float(x / total) if total else 0.0
+
+    return {
+        "n_rows": n,
+        "total_weight": float(total),
+        "n_fibers": len(kept),
+        "n_mixed_fibers": sum(1 for f in kept if f[1]),
+        "n_thin_fibers": sum(1 for f in fibers.values() if f[0]),
+        "certifiable_fraction": fr(cert),
+        "ambiguous_fraction": fr(amb),
+        "thin_fraction": fr(thn),
+        "decision_risk": fr(risk),
+        "prevalence": {a: fr(p) for a, p in prev.items()},
+        "certified_rows": dict(cert_rows),
+        "certified_weight": {a: float(x) for a, x in cert_w.items()},
+        "median_window_size": float(statistics.median(sizes)) if sizes else 0.0,
+    }
