@@ -114,53 +114,6 @@ def fiber_rows_oracle(rows, evidence, action, weight=None, nulls="drop"):
     return {k: (sum(c[0] for c in cells.values()), {label(a): c[0] for a, c in cells.items()}) for k, cells in fib.items()}
 
 
-def window_oracle(values, actions, weights, rule, param, min_support=1, action_rank=None):
-    """Per-row windows the O(n^2) way. ``rule`` is 'window' (param = tolerance) or 'knn'
-    (param = k). Rows are first sorted by (value, action rank, weight), the library's tie order.
-    Returns certified / ambiguous / thin fractions, decision risk, distinct and mixed windows,
-    median window size."""
-    n = len(values)
-    rank = action_rank or {a: i for i, a in enumerate(sorted(set(actions), key=str))}
-    w = weights if weights is not None else [1.0] * n
-    order = sorted(range(n), key=lambda i: (values[i], rank[actions[i]], w[i]))
-    v = [values[i] for i in order]
-    a = [actions[i] for i in order]
-    ws = [Fraction(w[i]) for i in order]
-    cert = amb = thin = risk = Fraction(0)
-    windows, mixed, sizes = set(), set(), []
-    for p in range(n):
-        if rule == "window":
-            members = [q for q in range(n) if abs(v[q] - v[p]) <= param]
-            lo, hi = members[0], members[-1] + 1
-        else:
-            kk = min(param, n)
-            s = max(0, min(p - param // 2, n - kk))
-            lo, hi = s, s + kk
-        acts = a[lo:hi]
-        counts = {}
-        for x in acts:
-            counts[x] = counts.get(x, 0) + 1
-        major = min(counts, key=lambda x: (-counts[x], rank[x]))
-        sizes.append(hi - lo)
-        windows.add((lo, hi))
-        if len(counts) > 1:
-            mixed.add((lo, hi))
-        if hi - lo < min_support:
-            thin += ws[p]
-        elif len(counts) > 1:
-            amb += ws[p]
-        else:
-            cert += ws[p]
-        if a[p] != major:
-            risk += ws[p]
-    total = sum(ws)
-    return {
-        "certifiable_fraction": float(cert / total), "ambiguous_fraction": float(amb / total),
-        "thin_fraction": float(thin / total), "decision_risk": float(risk / total),
-        "n_fibers": len(windows), "n_mixed_fibers": len(mixed), "median_window_size": float(statistics.median(sizes)),
-    }
-
-
 def greedy_completion_oracle(rows, evidence, action, probes, weight=None, min_support=1, target=None, costs=None):
     """Greedy completion by regrouping every row from scratch at every step and for every probe."""
     def certified(cols):
@@ -196,14 +149,13 @@ def greedy_completion_oracle(rows, evidence, action, probes, weight=None, min_su
 # --- window audits: tolerance and kNN windows with ties (SPEC sections 2-3) ---
 
 
-def _knn_members(values, i, k):
-    """Rows in row i's kNN window, straight from SPEC section 2 ("Ties"): sort the values; row i's
-    tie group occupies sorted positions [a, b); pos = (a + b - 1) // 2; the k positions start at
-    pos - k//2, shifted at the ends to hold k (all n when n < k); then widened to whole tie groups,
-    i.e. every row whose value lies between the first and the last value of those positions."""
-    sv = sorted(values)
+def _knn_members(values, sv, v, k):
+    """Rows in the kNN window of value ``v``, straight from SPEC section 2 ("Ties"): ``sv`` is
+    the sorted values; v's tie group occupies sorted positions [a, b); pos = (a + b - 1) // 2;
+    the k positions start at pos - k//2, shifted at the ends to hold k (all n when n < k); then
+    widened to whole tie groups: every row whose value lies between the first and the last value
+    at those positions."""
     n = len(sv)
-    v = values[i]
     a = min(p for p in range(n) if sv[p] == v)
     b = max(p for p in range(n) if sv[p] == v) + 1
     pos = (a + b - 1) // 2
@@ -214,11 +166,11 @@ def _knn_members(values, i, k):
     if s < 0:
         s = 0
     first, last = sv[s], sv[s + kk - 1]
-    return [j for j in range(n) if first <= values[j] <= last]
+    return [j for j in range(len(values)) if first <= values[j] <= last]
 
 
-def _tolerance_members(values, i, tol):
-    return [j for j in range(len(values)) if abs(values[i] - values[j]) <= tol]
+def _tolerance_members(values, v, tol):
+    return [j for j in range(len(values)) if abs(v - values[j]) <= tol]
 
 
 def window_audit_oracle(values, actions, weights, rule, param, min_support=1, thin="ambiguous", action_rank=None):
@@ -237,15 +189,21 @@ def window_audit_oracle(values, actions, weights, rule, param, min_support=1, th
     cert = amb = thn = risk = Fraction(0)
     cert_rows, cert_w, prev = defaultdict(int), defaultdict(Fraction), defaultdict(Fraction)
     fibers, sizes = {}, []
+    sv = sorted(values)
+    window = {}  # value -> (its window's rows, weight per action): the window of a value
     for i in range(n):
-        members = _knn_members(values, i, param) if rule == "knn" else _tolerance_members(values, i, param)
-        by_action = defaultdict(Fraction)
-        for j in members:
-            by_action[actions[j]] += w[j]
+        v = values[i]
+        if v not in window:  # computed once per distinct value, only to keep this fast
+            members = _knn_members(values, sv, v, param) if rule == "knn" else _tolerance_members(values, v, param)
+            by_action = defaultdict(Fraction)
+            for j in members:
+                by_action[actions[j]] += w[j]
+            window[v] = (frozenset(members), by_action)
+        members, by_action = window[v]
         support = len(members)
         is_thin = support < min_support
         mixed = len(by_action) > 1
-        fibers[frozenset(members)] = (is_thin, mixed)
+        fibers[members] = (is_thin, mixed)
         sizes.append(support)
         prev[label(actions[i])] += w[i]
         major = min(by_action, key=lambda x: (-by_action[x], rank[x]))

@@ -49,7 +49,7 @@ def test_knn_hand_case_with_ties(k):
     assert m["ambiguous_fraction"] == 5 / 6
     assert m["thin_fraction"] == 0.0
     assert (m["n_fibers"], m["n_mixed_fibers"]) == (3, 2)
-    assert m["certified_rows"] == {"b": 1}
+    assert m["certified_rows"] == {"a": 0, "b": 1}
     assert m["median_window_size"] == 3.0
     # decision risk: the 1s' window has a, b, a (majority a): the b among the 1s is wrong; the
     # 2s' window a, b, a, b, b has majority b; the 3's window is all b -> 1 row of 6
@@ -60,7 +60,7 @@ def test_knn_hand_case_weights_and_min_support():
     # the 3 weighs 3, every other row 1: total 8, certified 3/8
     m = _hand("knn:2", weights=[1.0, 1.0, 1.0, 1.0, 1.0, 3.0])
     assert (m["certifiable_fraction"], m["ambiguous_fraction"]) == (3 / 8, 5 / 8)
-    assert m["certified_weight"] == {"b": 3.0}
+    assert m["certified_weight"] == {"a": 0.0, "b": 3.0}
     # min support 4: the windows of the 1s and of the 3 hold 3 rows (thin), the 2s' holds 5
     m = _hand("knn:2", min_support=4)
     assert (m["certifiable_fraction"], m["ambiguous_fraction"], m["thin_fraction"]) == (0.0, 2 / 6, 4 / 6)
