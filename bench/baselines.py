@@ -170,6 +170,8 @@ def coverage_polars(calibration, production, evidence=EVIDENCE, action=ACTION, w
 # A row's window: knn, the k rows starting at its sorted position - k//2, shifted at the ends to hold
 # k rows; tolerance, every row within tol of its value. Results: rows, distinct windows, distinct mixed
 # windows, rows certified true / false (their window holds one action). The action is boolean here.
+# These knn baselines assume no tied values (the benchmark's predictions have none): with ties the
+# library widens windows to whole tie groups (SPEC section 2), which a fixed ROWS frame cannot do.
 
 def _window_result(rows, windows, mixed, cert_true, cert_false):
     return {"rows": int(rows), "windows": int(windows), "mixed_windows": int(mixed),

@@ -154,7 +154,8 @@ class Quantile(Rule):
 
 class Window(Rule):
     """Overlapping fibers: row i's fiber is every row j with |v_i - v_j| <= tol. The tolerance
-    is a number, or the mean (``mae``) or 80th percentile (``q80``) of |error column|."""
+    is a number, or the mean (``mae``) or 80th percentile (``q80``) of |error column|. A
+    function of the value by definition: tied rows share their window, whatever their order."""
 
     name = "window"
 
@@ -175,7 +176,17 @@ class Window(Rule):
 
 class Knn(Rule):
     """Overlapping fibers: row i's fiber is the ``k`` rows around its position in sorted order,
-    starting at ``pos - k//2`` and shifted at the ends so that it always holds ``k`` rows."""
+    starting at ``pos - k//2`` and shifted at the ends so that it always holds ``k`` rows.
+
+    Ties (SPEC section 2): a window is a function of the value. A tie group at sorted positions
+    ``[a, b)`` uses ``pos = (a + b - 1) // 2``, and the window is widened to whole tie groups
+    at both edges (so it may hold more than ``k`` rows); nothing orders tied rows.
+
+    >>> from dcb_fast import audit
+    >>> t = pa.table({"v": [1, 1, 1, 2, 2, 3], "d": ["a", "b", "a", "b", "b", "b"]})
+    >>> audit(t, ["v"], "d", rules={"v": "knn:2"}).metrics["certifiable_fraction"]  # only the 3
+    0.16666666666666666
+    """
 
     name = "knn"
 
