@@ -124,10 +124,11 @@ def tied_tables(draw, max_rows=50):
                          unique=True))
     v = draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
     acts = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
-    w = draw(st.one_of(st.none(), st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.25]), min_size=n, max_size=n)))
+    w = draw(st.one_of(st.none(), st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.25]), min_size=n, max_size=n),
+                       st.lists(st.sampled_from([0, 1, 3, 7]), min_size=n, max_size=n)))  # request counts
     cols = {"v": pa.array(v, pa.float64()), "d": acts}
     if w is not None:
-        cols["w"] = w
+        cols["w"] = pa.array(w, pa.int64() if isinstance(w[0], int) else pa.float64())
     return pa.table(cols), v, acts, w
 
 
