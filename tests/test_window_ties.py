@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dcb_fast import audit, sweep
+from dcb_fast import audit, certify, sweep
+from dcb_fast.errors import DcbError
 
 from .reference import compare_metrics, window_audit_oracle
 
@@ -208,3 +209,11 @@ def test_relabelling_actions_changes_nothing(data, rule, mapping, s):
     got.pop("decision_risk"), base.pop("decision_risk")
     assert got == base
     assert _sweep_rows(relabelled, rule, min_support=s) == _sweep_rows(t, rule, min_support=s)
+
+
+def test_certify_refuses_window_rules():
+    t = pa.table({"v": HAND_V, "d": HAND_A})
+    for rule in ("knn:3", "window:0.5"):
+        with pytest.raises(DcbError, match=rf"^rule {rule} for 'v' makes overlapping fibers, which a certificate "
+                                           r"cannot hold; certify with a binned rule \(quantile:N, width:W\)"):
+            certify(t, ["v"], "d", rules={"v": rule})

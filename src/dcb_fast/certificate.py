@@ -21,7 +21,7 @@ from .fibers import FiberState
 from .io import arrow as A
 from .io.writers import atomic_path
 from .metrics import CERTIFIED, AMBIGUOUS, THIN, canonical_order
-from .rules import Rule, parse_rule
+from .rules import OVERLAPPING, Rule, parse_rule
 
 CERT_FORMAT = "dcb_fast.certificate"
 CERT_VERSION = 1
@@ -226,6 +226,11 @@ def certify(source, evidence, action, weight=None, min_support: int = 1, nulls: 
     """
     from .auditing import audit
 
+    for col, r in (rules or {}).items():
+        r = r if isinstance(r, Rule) else parse_rule(str(r))
+        if r.name in OVERLAPPING:  # one window per row: no fiber table for production rows to look up
+            raise DcbError(f"rule {r.spec()} for '{col}' makes overlapping fibers, which a certificate cannot hold; "
+                           "certify with a binned rule (quantile:N, width:W) or use replay with a tolerance")
     result = audit(source, evidence=evidence, action=action, weight=weight, min_support=min_support, nulls=nulls,
                    rules=rules, **kwargs)
     return Certificate.from_audit(result)
