@@ -12,6 +12,7 @@ import tempfile
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -217,3 +218,25 @@ def test_certify_refuses_window_rules():
         with pytest.raises(DcbError, match=rf"^rule {rule} for 'v' makes overlapping fibers, which a certificate "
                                            r"cannot hold; certify with a binned rule \(quantile:N, width:W\)"):
             certify(t, ["v"], "d", rules={"v": rule})
+
+
+@settings(max_examples=40)
+@given(tied_tables(max_rows=60), RULES, st.randoms(use_true_random=False), st.integers(1, 9))
+def test_sweep_models_row_order_and_model_names(data, rule, rnd, batch_rows):
+    """Per-model sweeps (``group_by``) of a shuffled table, in small batches, with the models
+    renamed: each model's row is the sweep of its rows alone."""
+    t, v, a, w = data
+    models = [rnd.choice(["m0", "m1", "m2"]) for _ in range(t.num_rows)]
+    t = t.append_column("model", pa.array(models))
+    perm = list(range(t.num_rows))
+    rnd.shuffle(perm)
+    renamed = {"m0": "zeta", "m1": "alpha", "m2": "10"}
+    shuffled = t.take(pa.array(perm, pa.int64()))
+    shuffled = shuffled.set_column(shuffled.column_names.index("model"), "model",
+                                   pa.array([renamed[x] for x in shuffled["model"].to_pylist()]))
+    got = {r["model"]: r for r in sweep(shuffled, "v", "d", weight=_weight(t), group_by="model", rules=[rule],
+                                        batch_rows=batch_rows).metrics["rows"]}
+    assert sorted(got) == sorted(renamed[m] for m in set(models))
+    for m in set(models):
+        alone = _sweep_rows(t.filter(pc.equal(t["model"], m)).drop_columns(["model"]), rule)[0]
+        assert {**got[renamed[m]], "model": "all"} == alone
