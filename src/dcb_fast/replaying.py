@@ -1,14 +1,22 @@
 """Certify-then-acquire: held-out replays, acquisition cost and model choice (SPEC section 6).
 
-The input is read once into cells: (fiber, action) with their row counts (and, when weighted,
-one weight per cell: the weight is part of the cell key). A split of the rows into calibration
-and test is then a draw of per-cell counts (multivariate hypergeometric: exactly what a random
-permutation of the rows gives), so N splits cost N passes over the cells, never over the rows,
-and each split is reproducible from ``(seed, split index)`` alone. Splits run on all cores.
+The input is read once into **joint cells**: one per distinct (evidence of every model, weight,
+action), with its row count. A split of the rows into calibration and test is a draw of per-cell
+calibration counts (multivariate hypergeometric: exactly what a uniformly random choice of
+``round(f n)`` calibration rows gives), so N splits cost N passes over the cells, never over the
+rows. Splits run on all cores.
+
+Splits are drawn once per split over the joint cells, so every model and every policy of a replay
+sees the same calibration and test rows. The draw walks the cells in a canonical order (by the
+evidence values, column by column in sorted column-name order, then the weight, then the action
+value; null last), so a split depends only on the multiset of rows, the seed and the split index:
+not on the input's row order, its file split, its batch size or the order in which models are
+listed. Rows with a (dropped) null in any model's column are left out for every model.
 """
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import pyarrow as pa
@@ -28,62 +36,126 @@ LAMBDAS = [0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
 
 
 class Cells:
-    """Per (fiber, action) row counts of one model's evidence, in canonical order.
+    """Joint cells of a replay, in canonical order: ``count`` rows of each, their ``action``
+    (rank in the canonical action order) and ``w`` (the weight of every row of the cell, 1 when
+    unweighted); per model, ``fibers[name]`` numbers the model's evidence fibers and
+    ``values[name]`` holds the numeric evidence of window replays.
 
-    ``fiber`` numbers the evidence fibers; ``value`` is the numeric evidence for window replays;
-    ``w`` the weight of every row of a cell (1 when unweighted)."""
+    ``fiber`` / ``value`` are the first (or only) model's; :meth:`model` gives a one-model view;
+    :meth:`key_table` decodes each cell's columns (evidence, weight, action)."""
 
-    def __init__(self, fiber, action, count, w, n_actions, value=None):
-        self.fiber = fiber
-        self.action = action
+    def __init__(self, count, action, w, n_actions, fibers: dict, values: dict | None = None, keys=None):
         self.count = count
+        self.action = action
         self.w = w
         self.n_actions = n_actions
-        self.value = value
+        self.fibers = fibers
+        self.values = values or {}
+        self._keys = keys
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.fibers)
+
+    @property
+    def fiber(self) -> np.ndarray:
+        return self.fibers[self.models[0]]
+
+    @property
+    def value(self):
+        return self.values.get(self.models[0])
 
     @property
     def n_rows(self) -> int:
         return int(self.count.sum())
 
+    def model(self, name: str) -> "Cells":
+        """The same cells seen by one model only."""
+        vals = {name: self.values[name]} if name in self.values else {}
+        return Cells(self.count, self.action, self.w, self.n_actions, {name: self.fibers[name]}, vals, self._keys)
 
-def read_cells(src, evidence, action, weight, nulls, rules, threads=None, action_values=None) -> tuple[Cells, pa.Array]:
-    """Read the input once into cells (the fiber engine does the grouping)."""
+    def key_table(self) -> pa.Table:
+        """One row per cell: its evidence columns, weight and action, decoded, plus ``count``."""
+        if self._keys is None:
+            raise DcbError("these cells carry no keys")
+        cols = self._keys()
+        return pa.table({**cols, "count": pa.array(self.count)})
+
+
+def read_cells(src, models, action, weight, nulls, rules, threads=None) -> tuple[Cells, pa.Array]:
+    """Read the input once into joint cells (the fiber engine does the grouping).
+
+    ``models`` is ``{name: evidence columns}`` or one list of evidence columns (one model named
+    "model"). Returns the cells and the action values in canonical order (``cells.action``
+    indexes them)."""
     from .engines.local import run_partials
 
-    key = evidence + ([weight] if weight else [])
+    if not isinstance(models, dict):
+        models = {"model": list(models)}
+    cols = sorted({c for m in models.values() for c in m})
+    key = cols + ([weight] if weight else [])
     state = run_partials(src.batches(list(dict.fromkeys(key + [action]))),
-                         lambda: FiberState(key, action, None, nulls, rules, shards=threads,
-                                            expected_rows=src.total_rows),
+                         lambda: FiberState(key, action, None, nulls, {c: r for c, r in (rules or {}).items()
+                                                                       if c in cols},
+                                            shards=threads, expected_rows=src.total_rows),
                          labels=dict(src.parts()))
     if state.n_rows == 0:
         raise DcbError("empty input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
     order = canonical_order(state)
     keys, counts, _, _ = state.table_arrays()
-    keys, counts = keys[order], counts[order]
-    k = len(evidence)
-    # fiber id = distinct evidence key (atoms differ only by weight within a fiber); canonical
-    # order sorts by the evidence columns first, so a fiber is a run of equal leading codes
-    change = np.ones(len(keys), dtype=bool)
-    if len(keys) and k:
-        change[1:] = (keys[1:, :k] != keys[:-1, :k]).any(axis=1)
-    fiber = np.cumsum(change, dtype=np.int64) - 1
-    w = (A.np_values(state.encoders[k].values(), nan_nulls=True)[keys[:, k]].astype(np.float64)
-         if weight else np.ones(len(keys)))
-    cell_atom, cell_action = np.nonzero(counts)
+    keys = keys[order]
     actions = state.action_encoder.values()
-    ranks = state.action_encoder.sort_ranks()  # action codes in canonical order
-    value = None
-    if rules and evidence and rules.get(evidence[0]) is not None and rules[evidence[0]].name == "window":
-        value = A.np_values(state.encoders[0].values(), nan_nulls=True)[keys[:, 0]].astype(np.float64)[cell_atom]
-    cells = Cells(fiber[cell_atom], ranks[cell_action].astype(np.int64), counts[cell_atom, cell_action].astype(np.int64),
-                  w[cell_atom], len(actions), value)
-    actions = actions.take(pa.array(np.argsort(ranks)))
-    return cells, actions
+    ranks = state.action_encoder.sort_ranks()
+    by_rank = np.argsort(ranks)  # the action code of each canonical rank
+    # columns in canonical action order, so that nonzero() walks atoms in canonical order and,
+    # within an atom, actions by value: the walk never depends on the order values were first seen
+    counts = counts[order][:, by_rank]
+    cell_atom, cell_action = np.nonzero(counts)
+    k = len(cols)
+    atoms = keys[cell_atom]
+    fibers, values = {}, {}
+    for name, mcols in models.items():
+        if set(mcols) == set(cols):
+            # canonical order sorts by the evidence columns first: a fiber is a run of equal codes
+            change = np.ones(len(keys), dtype=bool)
+            if len(keys) and k:
+                change[1:] = (keys[1:, :k] != keys[:-1, :k]).any(axis=1)
+            fibers[name] = (np.cumsum(change, dtype=np.int64) - 1)[cell_atom]
+        else:
+            idx = [cols.index(c) for c in mcols]
+            fibers[name] = np.unique(atoms[:, idx], axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        r = (rules or {}).get(mcols[0])
+        if len(mcols) == 1 and r is not None and r.name == "window":
+            j = cols.index(mcols[0])
+            values[name] = A.np_values(state.encoders[j].values(), nan_nulls=True)[atoms[:, j]].astype(np.float64)
+    w = (A.np_values(state.encoders[k].values(), nan_nulls=True)[atoms[:, k]].astype(np.float64)
+         if weight else np.ones(len(cell_atom)))
+    canon = actions.take(pa.array(by_rank))
+
+    def decode():
+        out = {c: state.encoders[j].values().take(pa.array(atoms[:, j])) for j, c in enumerate(key)}
+        out[action] = canon.take(pa.array(cell_action))
+        return out
+
+    cells = Cells(counts[cell_atom, cell_action].astype(np.int64), cell_action.astype(np.int64), w, len(actions),
+                  fibers, values, decode)
+    return cells, canon
 
 
 def split_counts(cells: Cells, calib_fraction: float, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Calibration and test counts per cell for split ``index``: ``round(f * n)`` calibration rows
-    drawn uniformly without replacement."""
+    """Calibration and test row counts per cell for split ``index`` of ``seed``.
+
+    ``round(calib_fraction * n)`` calibration rows drawn uniformly without replacement, as a
+    multivariate hypergeometric draw over the cells in their canonical order, from a generator
+    seeded ``[seed, index]``: the result depends only on the multiset of rows, the seed and the
+    index, and one split costs one pass over the cells. Every model and policy of a replay uses
+    the same draw (the cells are joint over all models' columns).
+
+    >>> c = Cells(np.array([3, 5]), np.array([0, 1]), np.ones(2), 2, {"m": np.array([0, 0])})
+    >>> cal, test = split_counts(c, 0.5, seed=0, index=0)
+    >>> int(cal.sum()), bool((cal + test == c.count).all())
+    (4, True)
+    """
     rng = np.random.default_rng([seed, index])
     n = cells.n_rows
     cal = rng.multivariate_hypergeometric(cells.count, int(round(calib_fraction * n)), method="marginals")
@@ -95,26 +167,41 @@ def _per_fiber(fiber, action, values, nf, na):
     return np.bincount(fiber * na + action, weights=values, minlength=nf * na).reshape(nf, na)
 
 
-def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support: int, tol: float | None = None):
-    """The four policies on one split (SPEC section 6): per policy the certified fraction, error
-    among certified, false decisions over all test rows and acquisitions (weighted shares)."""
+def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support: int, tol: float | None = None,
+                   model: str | None = None) -> dict:
+    """The four policies on one split (SPEC section 6) for one model (default: the first).
+
+    Per policy: ``(certified fraction, error among certified, false decisions over all test
+    rows, acquisitions)`` as weighted shares of the test part; the error among certified is NaN
+    when nothing is certified. Fiber majority uses the global majority for keys unseen in
+    calibration and, with a tolerance window, for windows with fewer than ``min_support``
+    calibration rows. Ties between actions go to the lowest canonical action.
+
+    >>> c = Cells(np.array([2, 1, 1]), np.array([0, 0, 1]), np.ones(3), 2, {"m": np.array([0, 1, 1])})
+    >>> r = evaluate_split(c, np.array([1, 1, 0]), np.array([1, 0, 1]), min_support=1)
+    >>> r["certify_only"][:3], r["certify_then_acquire"][3]
+    ((1.0, 0.5, 0.5), 0.0)
+    """
+    name = model or cells.models[0]
+    fiber = cells.fibers[name]
     na = cells.n_actions
     cal_w = cal * cells.w
     test_w = test * cells.w
     glob = np.bincount(cells.action, weights=cal_w, minlength=na).astype(np.float64)
     g = int(np.argmax(glob))  # ties: lowest canonical action
     if tol is None:
-        nf = int(cells.fiber.max()) + 1
-        cal_rows = _per_fiber(cells.fiber, cells.action, cal, nf, na)
-        cal_wt = _per_fiber(cells.fiber, cells.action, cal_w, nf, na)
-        tw = _per_fiber(cells.fiber, cells.action, test_w, nf, na)
+        nf = int(fiber.max()) + 1
+        cal_rows = _per_fiber(fiber, cells.action, cal, nf, na)
+        cal_wt = _per_fiber(fiber, cells.action, cal_w, nf, na)
+        tw = _per_fiber(fiber, cells.action, test_w, nf, na)
     else:
-        cal_rows, cal_wt, tw = _windows(cells, cal, cal_w, test_w, tol)
+        cal_rows, cal_wt, tw = _windows(cells.values[name], cells.action, na, cal, cal_w, test_w, tol)
     support = cal_rows.sum(axis=1)
     present = (cal_rows > 0).sum(axis=1)
     certified = (support >= min_support) & (present == 1)
-    seen = support > 0
-    major = np.where(seen, cal_wt.argmax(axis=1), g)
+    # exact fibers: any calibration row gives a local majority; a window needs min_support rows
+    local = support >= (min_support if tol is not None else 1)
+    major = np.where(local, cal_wt.argmax(axis=1), g)
     cert_act = cal_rows.argmax(axis=1)
     tot = tw.sum(axis=1)
     W = tot.sum()
@@ -124,26 +211,26 @@ def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support:
     wrong_cert = (tot - tw[np.arange(len(tw)), cert_act])[certified].sum()
     fd_major = (tot - tw[np.arange(len(tw)), major]).sum()
     fd_glob = W - tw[:, g].sum()
-    c = cert_w / W
-    err_c = wrong_cert / cert_w if cert_w else 0.0
+    c = float(cert_w / W)
+    err_c = float(wrong_cert / cert_w) if cert_w > 0 else math.nan
+    fd_c, fd_major, fd_glob = float(wrong_cert / W), float(fd_major / W), float(fd_glob / W)
     return {
-        "certify_only": (c, err_c, wrong_cert / W, 0.0),
-        "fiber_majority": (1.0, fd_major / W, fd_major / W, 0.0),
-        "global_majority": (1.0, fd_glob / W, fd_glob / W, 0.0),
-        "certify_then_acquire": (c, err_c, wrong_cert / W, 1.0 - c),
+        "certify_only": (c, err_c, fd_c, 0.0),
+        "fiber_majority": (1.0, fd_major, fd_major, 0.0),
+        "global_majority": (1.0, fd_glob, fd_glob, 0.0),
+        "certify_then_acquire": (c, err_c, fd_c, 1.0 - c),
     }
 
 
-def _windows(cells: Cells, cal, cal_w, test_w, tol):
+def _windows(value, action, na, cal, cal_w, test_w, tol):
     """Per distinct test value: calibration rows and weights per action within ``tol`` of it,
     and test weights per action (prefix sums over the sorted distinct values)."""
-    na = cells.n_actions
-    vals, inv = np.unique(cells.value, return_inverse=True)
+    vals, inv = np.unique(value, return_inverse=True)
     inv = inv.reshape(-1)
     m = len(vals)
-    cr = _per_fiber(inv, cells.action, cal, m, na)
-    cw = _per_fiber(inv, cells.action, cal_w, m, na)
-    tw = _per_fiber(inv, cells.action, test_w, m, na)
+    cr = _per_fiber(inv, action, cal, m, na)
+    cw = _per_fiber(inv, action, cal_w, m, na)
+    tw = _per_fiber(inv, action, test_w, m, na)
     pr = np.vstack([np.zeros((1, na)), np.cumsum(cr, axis=0)])
     pw = np.vstack([np.zeros((1, na)), np.cumsum(cw, axis=0)])
     lo = np.searchsorted(vals, vals - tol, side="left")
@@ -166,9 +253,28 @@ def _windows(cells: Cells, cal, cal_w, test_w, tol):
     return pr[hi] - pr[lo], pw[hi] - pw[lo], tw
 
 
-def _stats(x: np.ndarray) -> dict:
+def break_even(figures: dict) -> float:
+    """``lambda* = (FD_base - FD_acq) / acquisitions`` of one split (FD_base: the fiber
+    majority's false decisions); NaN when nothing is acquired."""
+    acq = figures["certify_then_acquire"][3]
+    if not acq > 0:
+        return math.nan
+    return (figures["fiber_majority"][2] - figures["certify_then_acquire"][2]) / acq
+
+
+def split_stats(x) -> dict:
+    """Mean, median, p10 and p90 of a figure over the splits where it is defined (not NaN), and
+    ``n_splits``, their count; the statistics are None when no split defines it.
+
+    >>> split_stats([0.1, float("nan"), 0.3])["mean"], split_stats([0.1, float("nan"), 0.3])["n_splits"]
+    (0.2, 2)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return {"mean": None, "median": None, "p10": None, "p90": None, "n_splits": 0}
     return {"mean": float(np.mean(x)), "median": float(np.median(x)), "p10": float(np.quantile(x, 0.1)),
-            "p90": float(np.quantile(x, 0.9))}
+            "p90": float(np.quantile(x, 0.9)), "n_splits": int(len(x))}
 
 
 class ReplayResult(Result):
@@ -191,20 +297,29 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     ``min_support``; keys unseen in calibration are not certified) and four policies act on the
     test part: *certify only*, *fiber majority* (unseen: global majority), *global majority*,
     *certify then acquire* (certified rows use the certificate, every other row acquires its
-    true action). Reports mean, median, p10 and p90 over splits, the break-even acquisition
-    price ``lambda* = (FD_base - FD_acq) / acquisitions`` (FD_base: acting on the benchmark via
-    the fiber majority) and the relative cost reduction over a grid of prices.
+    true action). Reports mean, median, p10 and p90 over splits; the error among certified is
+    summarised over the splits that certify something (``n_splits`` says how many). The
+    break-even acquisition price ``lambda* = (FD_base - FD_acq) / acquisitions`` (FD_base:
+    acting on the benchmark via the fiber majority) is computed per split and summarised
+    (``break_even_lambda`` is its mean); ``cost_curve`` is the relative cost reduction of the
+    mean figures over a grid of prices.
+
+    A split is drawn once over the rows (see :func:`split_counts`): every model and policy sees
+    the same calibration and test rows, and the result depends only on the multiset of rows and
+    the seed.
 
     ``models`` ({name: evidence columns}) replays several models on the same rows and, per
     split, compares the model a benchmark score picks with the model certification picks
-    (lowest error among certified, then highest certified fraction). ``score`` ({name: column})
-    gives each model's benchmark score as the mean of its column over the input (lower is
-    better: an error, a loss), the leaderboard's choice; without it the benchmark choice is the
-    model whose fiber majority makes the fewest false decisions on the split.
+    (lowest error among certified, a model certifying nothing counting as error 1, then highest
+    certified fraction). ``score`` ({name: column}) gives each model's benchmark score as the
+    mean of its column over the input (lower is better: an error, a loss), the leaderboard's
+    choice; without it the benchmark choice is the model whose fiber majority makes the fewest
+    false decisions on the split. Ties go to the model listed first.
 
-    ``tolerance`` makes the (single, numeric) evidence column a window: each test value's fiber
-    is the calibration rows within the tolerance (a number, or ``"mae:COL"`` for the mean of
-    |COL| over the input).
+    ``tolerance`` makes each model's (single, numeric) evidence column a window: each test
+    value's fiber is the calibration rows within the tolerance (a number, or ``"mae:COL"`` for
+    the mean of |COL| over the input); a window with fewer than ``min_support`` calibration rows
+    is ambiguous and its fiber majority is the global majority.
 
     >>> t = pa.table({"e": [0, 0, 1, 1] * 25, "d": ["a", "a", "b", "a"] * 25})
     >>> r = replay(t, ["e"], "d", splits=10, seed=1)
@@ -256,16 +371,11 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         from .quantiles import mean_abs
 
         tolerance = mean_abs(lambda: (b.column(tol_col) for _, b in src.batches([tol_col])))
+    if tolerance is not None:
+        from .rules import Window
 
-    from .rules import Window
-
-    per_model = {}
-    for name, cols in models.items():
-        mrules = {c: rules[c] for c in cols if c in rules}
-        if tolerance is not None:
-            mrules = {cols[0]: Window(tol=tolerance)}
-        cells, actions = read_cells(src, cols, action, weight, nulls, mrules, threads)
-        per_model[name] = cells
+        rules = {c: Window(tol=tolerance) for c in all_cols}
+    cells, _ = read_cells(src, models, action, weight, nulls, rules, threads)
     score_means = None
     if score is not None:
         from .quantiles import mean_signed
@@ -274,50 +384,54 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
                        for n, c in score.items()}
 
     def one(k):
-        out = {}
-        first = next(iter(per_model.values()))
-        cal, test = split_counts(first, calib_fraction, seed, k)
-        for name, cells in per_model.items():
-            if cells is not first:
-                cal_m, test_m = split_counts(cells, calib_fraction, seed, k)
-            else:
-                cal_m, test_m = cal, test
-            out[name] = evaluate_split(cells, cal_m, test_m, min_support, tolerance)
-        return out
+        cal, test = split_counts(cells, calib_fraction, seed, k)
+        return {name: evaluate_split(cells, cal, test, min_support, tolerance, model=name) for name in models}
 
     results = parallel_map(one, range(splits), threads or 2)
     return _summarize(results, models, splits, calib_fraction, seed, min_support, weight, tolerance, score,
-                      score_means, src, action, per_model)
+                      score_means, src, action, cells.n_rows)
 
 
-def _summarize(results, models, splits, f, seed, s, weight, tol, score, score_means, src, action, per_model):
+def summarize_policies(results: list[dict]) -> dict:
+    """Per policy and figure, :func:`split_stats` over the splits of one model (``results``: one
+    :func:`evaluate_split` answer per split)."""
+    return {p: {fld: split_stats([res[p][i] for res in results]) for i, fld in enumerate(FIELDS)} for p in POLICIES}
+
+
+def _summarize(results, models, splits, f, seed, s, weight, tol, score, score_means, src, action, n_rows):
     rows = []
     for k, res in enumerate(results):
         for name, pol in res.items():
+            lam = break_even(pol)
             for p, vals in pol.items():
-                rows.append({"split": k, "model": name, "policy": p, **dict(zip(FIELDS, vals))})
-    table = pa.table({key: [r[key] for r in rows] for key in ["split", "model", "policy"] + FIELDS})
-    per = {}
-    for name in models:
-        per[name] = {p: {fld: _stats(np.array([res[name][p][i] for res in results])) for i, fld in enumerate(FIELDS)}
-                     for p in POLICIES}
+                rec = {"split": k, "model": name, "policy": p, **dict(zip(FIELDS, vals))}
+                rec = {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in rec.items()}
+                rec["break_even_lambda"] = None if p != "certify_then_acquire" or math.isnan(lam) else lam
+                rows.append(rec)
+    keys = ["split", "model", "policy"] + FIELDS + ["break_even_lambda"]
+    types = {"split": pa.int64(), "model": pa.string(), "policy": pa.string()}
+    table = pa.table({key: pa.array([r[key] for r in rows], types.get(key, pa.float64())) for key in keys})
+    per = {name: summarize_policies([res[name] for res in results]) for name in models}
+    lams = {name: split_stats([break_even(res[name]) for res in results]) for name in models}
     name0 = next(iter(models))
     pol = per[name0]
     fd_base = pol["fiber_majority"]["false_decisions"]["mean"]
     fd_acq = pol["certify_then_acquire"]["false_decisions"]["mean"]
     acq = pol["certify_then_acquire"]["acquisitions"]["mean"]
-    lam = (fd_base - fd_acq) / acq if acq > 0 else None
+    lam = lams[name0]["mean"]
     grid = sorted(set(LAMBDAS + ([lam] if lam is not None else [])))
     cost_curve = [{"lambda": x, "base_cost": fd_base, "acquire_cost": fd_acq + x * acq,
                    "reduction": (1 - (fd_acq + x * acq) / fd_base) if fd_base > 0 else None} for x in grid]
     metrics = {
-        "splits": splits, "n_rows": per_model[name0].n_rows,
+        "splits": splits, "n_rows": n_rows,
         "policies": pol,
         "break_even_lambda": lam,
+        "break_even_lambda_splits": lams[name0],
         "cost_curve": cost_curve,
     }
     if len(models) > 1:
         metrics["models"] = per
+        metrics["break_even_lambda_models"] = lams
         metrics["model_choice"] = _choices(results, list(models), score_means)
         if score_means is not None:
             metrics["benchmark_scores"] = score_means
@@ -335,19 +449,31 @@ def _summarize(results, models, splits, f, seed, s, weight, tol, score, score_me
     return ReplayResult(summary, table)
 
 
+def certification_key(figures: dict) -> tuple[float, float]:
+    """How certification ranks a model on a split (smaller is better): error among certified,
+    1 when it certifies nothing (so certifying nothing never wins), then the certified fraction,
+    larger first."""
+    c, err = figures["certify_only"][:2]
+    return (1.0 if math.isnan(err) else err, -c)
+
+
 def _choices(results, names, score_means=None) -> dict:
     """Per split: the model a benchmark score picks vs the one certification picks."""
     differ, fd_bench, fd_cert = 0, [], []
+    n_bench, n_cert = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
     for res in results:
         if score_means is not None:
             bench = min(names, key=lambda n: (score_means[n], names.index(n)))
         else:
             bench = min(names, key=lambda n: (res[n]["fiber_majority"][2], names.index(n)))
-        cert = min(names, key=lambda n: (res[n]["certify_only"][1], -res[n]["certify_only"][0], names.index(n)))
+        cert = min(names, key=lambda n: (*certification_key(res[n]), names.index(n)))
         differ += bench != cert
+        n_bench[bench] += 1
+        n_cert[cert] += 1
         fd_bench.append(res[bench]["fiber_majority"][2])
         fd_cert.append(res[cert]["certify_then_acquire"][2])
     return {"differ_fraction": differ / len(results),
             "benchmark_choice": "lowest mean score" if score_means is not None else "fewest fiber-majority false decisions",
-            "benchmark_choice_false_decisions": _stats(np.array(fd_bench)),
-            "certification_choice_false_decisions": _stats(np.array(fd_cert))}
+            "benchmark_choices": n_bench, "certification_choices": n_cert,
+            "benchmark_choice_false_decisions": split_stats(fd_bench),
+            "certification_choice_false_decisions": split_stats(fd_cert)}
