@@ -237,3 +237,124 @@ def window_audit_oracle(values, actions, weights, rule, param, min_support=1, th
         "certified_weight": {a: float(x) for a, x in cert_w.items()},
         "median_window_size": float(statistics.median(sizes)) if sizes else 0.0,
     }
+
+
+# --- replays (SPEC section 6) ---
+
+
+_NONE = object()  # "not certified" (an action may itself be None)
+
+
+def _first_action(actions):
+    """The tie rule of replays: among tied actions, the lowest value (null last)."""
+    return min(actions, key=lambda a: (a is None, a))
+
+
+def replay_split_oracle(rows, models, action, cal_mask, weight=None, min_support=1, tol=None):
+    """One split of a held-out replay, by plain loops over the rows (SPEC section 6).
+
+    ``rows`` are dicts, ``models`` ``{name: evidence columns}``, ``cal_mask[i]`` says whether row
+    i is in calibration (rows with a null in a model column or the action must be left out by
+    the caller). ``tol``: each model's single numeric column is a tolerance window. Returns
+    ``{model: {policy: (certified, error among certified or None, false decisions,
+    acquisitions)}}`` as Fractions of the test weight."""
+    wt = [Fraction(r[weight]) if weight else Fraction(1) for r in rows]
+    cal = [i for i in range(len(rows)) if cal_mask[i]]
+    test = [i for i in range(len(rows)) if not cal_mask[i]]
+    glob = defaultdict(Fraction)
+    for i in cal:
+        glob[rows[i][action]] += wt[i]
+    top = max(glob.values()) if glob else None
+    g = _first_action([a for a, x in glob.items() if x == top]) if glob else None
+    W = sum(wt[i] for i in test)
+    out = {}
+    for name, cols in models.items():
+        cert_w = wrong = fd_major = fd_glob = Fraction(0)
+        fiber = defaultdict(list)  # calibration rows per evidence key
+        for j in cal:
+            fiber[tuple(rows[j][c] for c in cols)].append(j)
+        verdicts = {}  # per evidence key (or window value): (certified action or None, majority)
+        for i in test:
+            at = tuple(rows[i][c] for c in cols)
+            if at not in verdicts:
+                if tol is None:
+                    mine = fiber.get(at, [])
+                else:
+                    (c,) = cols
+                    mine = [j for j in cal if abs(rows[j][c] - rows[i][c]) <= tol]
+                acts = {rows[j][action] for j in mine}
+                certified = next(iter(acts)) if len(mine) >= min_support and len(acts) == 1 else _NONE
+                # fiber majority: unseen fibers, and windows with fewer than s rows, use the global one
+                if mine and (tol is None or len(mine) >= min_support):
+                    per = defaultdict(Fraction)
+                    for j in mine:
+                        per[rows[j][action]] += wt[j]
+                    best = max(per.values())
+                    major = _first_action([a for a, x in per.items() if x == best])
+                else:
+                    major = g
+                verdicts[at] = (certified, major)
+            certified, major = verdicts[at]
+            if certified is not _NONE:
+                cert_w += wt[i]
+                wrong += wt[i] * (certified != rows[i][action])
+            fd_major += wt[i] * (major != rows[i][action])
+            fd_glob += wt[i] * (g != rows[i][action])
+        c = cert_w / W
+        err = wrong / cert_w if cert_w else None
+        out[name] = {"certify_only": (c, err, wrong / W, Fraction(0)),
+                     "fiber_majority": (Fraction(1), fd_major / W, fd_major / W, Fraction(0)),
+                     "global_majority": (Fraction(1), fd_glob / W, fd_glob / W, Fraction(0)),
+                     "certify_then_acquire": (c, err, wrong / W, 1 - c)}
+    return out
+
+
+def _quantile(xs, q):
+    """numpy's default (linear) quantile of a sorted list."""
+    pos = (len(xs) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def split_stats_oracle(values):
+    """Mean, median, p10, p90 over the splits where a figure is defined (not None) and their count."""
+    xs = sorted(float(x) for x in values if x is not None)
+    if not xs:
+        return {"mean": None, "median": None, "p10": None, "p90": None, "n_splits": 0}
+    return {"mean": math.fsum(xs) / len(xs), "median": statistics.median(xs), "p10": _quantile(xs, 0.1),
+            "p90": _quantile(xs, 0.9), "n_splits": len(xs)}
+
+
+def replay_summary_oracle(per_split, names, score_means=None):
+    """Summaries of SPEC section 6 from per-split oracle figures (a list of
+    :func:`replay_split_oracle` answers): per model and policy the split statistics, lambda* per
+    split (None when nothing is acquired) and its statistics, and the model choice (benchmark:
+    lowest score, else fewest fiber-majority false decisions; certification: lowest error among
+    certified with nothing certified counting as 1, then the highest certified fraction; ties to
+    the model listed first)."""
+    fields = ["certified_fraction", "error_among_certified", "false_decisions", "acquisitions"]
+    out = {"policies": {}, "lambda": {}}
+    for n in names:
+        out["policies"][n] = {p: {f: split_stats_oracle([s[n][p][i] for s in per_split]) for i, f in enumerate(fields)}
+                              for p in per_split[0][n]}
+        lams = []
+        for s in per_split:
+            acq = s[n]["certify_then_acquire"][3]
+            lams.append((s[n]["fiber_majority"][2] - s[n]["certify_then_acquire"][2]) / acq if acq else None)
+        out["lambda"][n] = split_stats_oracle(lams)
+    bench_n, cert_n = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
+    differ = 0
+    for s in per_split:
+        if score_means is not None:
+            bench = min(names, key=lambda n: (score_means[n], names.index(n)))
+        else:
+            bench = min(names, key=lambda n: (s[n]["fiber_majority"][2], names.index(n)))
+        cert = min(names, key=lambda n: (1 if s[n]["certify_only"][1] is None else s[n]["certify_only"][1],
+                                         -s[n]["certify_only"][0], names.index(n)))
+        bench_n[bench] += 1
+        cert_n[cert] += 1
+        differ += bench != cert
+    out["choice"] = {"benchmark_choices": bench_n, "certification_choices": cert_n,
+                     "differ_fraction": differ / len(per_split)}
+    return out

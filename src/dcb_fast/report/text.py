@@ -151,14 +151,24 @@ def render_replay(summary: dict) -> str:
              f"  {'policy':<22}{'certified':>11}{'err|cert':>10}{'false dec.':>12}{'acquired':>10}   (mean; p10-p90 of false dec.)"]
     for pol, v in m["policies"].items():
         fd = v["false_decisions"]
+        err = v["error_among_certified"]
+        shown = "-" if err.get("mean") is None else f"{err['mean']:.3%}"
         lines.append(f"  {pol.replace('_', ' '):<22}{v['certified_fraction']['mean']:>10.3%} "
-                     f"{v['error_among_certified']['mean']:>9.3%} {fd['mean']:>11.4%}"
+                     f"{shown:>9} {fd['mean']:>11.4%}"
                      f"{v['acquisitions']['mean']:>10.2%}   ({fd['p10']:.4%}-{fd['p90']:.4%})")
+    err = m["policies"]["certify_only"]["error_among_certified"]
+    if "n_splits" in err and err["n_splits"] < m["splits"]:
+        lines.append(f"  err|cert of the certifying policies: mean over the {err['n_splits']} of {m['splits']} "
+                     "splits that certify something")
     lam = m.get("break_even_lambda")
     lines.append("")
     if lam is not None:
         lines.append(f"  break-even acquisition price lambda* = {lam:.4%} of a false decision: cheaper acquisitions "
                      "make certify-then-acquire worth it")
+        ls = m.get("break_even_lambda_splits")
+        if ls:
+            lines.append(f"  (lambda* per split: mean {ls['mean']:.4%}, median {ls['median']:.4%}, "
+                         f"p10-p90 {ls['p10']:.4%}-{ls['p90']:.4%}, over {ls['n_splits']} splits)")
     if "model_choice" in m:
         mc = m["model_choice"]
         lines.append(f"  model choice: benchmark ({mc['benchmark_choice']}) and certification pick different models in "
