@@ -109,7 +109,7 @@ def read_cells(src, models, action, weight, nulls, rules, threads=None) -> tuple
     by_rank = np.argsort(ranks)  # the action code of each canonical rank
     # columns in canonical action order, so that nonzero() walks atoms in canonical order and,
     # within an atom, actions by value: the walk never depends on the order values were first seen
-    counts = counts[order][:, by_rank]
+    counts = counts[np.ix_(order, by_rank)]
     cell_atom, cell_action = np.nonzero(counts)
     k = len(cols)
     atoms = keys[cell_atom]
@@ -131,9 +131,10 @@ def read_cells(src, models, action, weight, nulls, rules, threads=None) -> tuple
     w = (A.np_values(state.encoders[k].values(), nan_nulls=True)[atoms[:, k]].astype(np.float64)
          if weight else np.ones(len(cell_atom)))
     canon = actions.take(pa.array(by_rank))
+    encoders = state.encoders  # not the state: its fiber tables are freed when this returns
 
     def decode():
-        out = {c: state.encoders[j].values().take(pa.array(atoms[:, j])) for j, c in enumerate(key)}
+        out = {c: encoders[j].values().take(pa.array(atoms[:, j])) for j, c in enumerate(key)}
         out[action] = canon.take(pa.array(cell_action))
         return out
 
