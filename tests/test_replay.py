@@ -52,7 +52,9 @@ def _oracle(df, s, tol=None):
         if certified:
             cert_w += r.w
             wrong += r.w * (rows.index[0] != r.action)
-        major = sorted(wts.index[wts == wts.max()])[0] if len(mine) else g
+        # a window with fewer than s calibration rows uses the global majority (SPEC 6)
+        local = len(mine) >= (s if tol is not None else 1)
+        major = sorted(wts.index[wts == wts.max()])[0] if local else g
         fd_major += r.w * (major != r.action)
     c = cert_w / W
     e = wrong / cert_w if cert_w else float("nan")  # undefined when nothing is certified (SPEC 6)
