@@ -173,5 +173,9 @@ def render_replay(summary: dict) -> str:
         mc = m["model_choice"]
         lines.append(f"  model choice: benchmark ({mc['benchmark_choice']}) and certification pick different models in "
                      f"{mc['differ_fraction']:.0%} of splits")
+        for who in ("benchmark", "certification"):
+            picks = mc.get(f"{who}_choices")
+            if picks:
+                lines.append(f"    {who} picks: " + ", ".join(f"{n} {k}" for n, k in picks.items()))
     lines.append("  " + summary["headline"])
     return "\n".join(lines)
