@@ -24,6 +24,8 @@ _LAZY = {
     "sweep": ("dcb_fast.sensitivity", "sweep"),
     "complete": ("dcb_fast.completion", "complete"),
     "replay": ("dcb_fast.replaying", "replay"),
+    "acquisition_replay": ("dcb_fast.acquisition", "acquisition_replay"),
+    "AcquisitionResult": ("dcb_fast.acquisition", "AcquisitionResult"),
     "CoverageResult": ("dcb_fast.production", "CoverageResult"),
     "DcbError": ("dcb_fast.errors", "DcbError"),
     "parse_rule": ("dcb_fast.rules", "parse_rule"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .acquire import acquire_cmd
 from .audit import audit_cmd
 from .bench import bench_cmd
 from .certify import certify_cmd, show_cmd
@@ -37,6 +38,7 @@ main.add_command(coverage_cmd)
 main.add_command(sweep_cmd)
 main.add_command(complete_cmd)
 main.add_command(replay_cmd)
+main.add_command(acquire_cmd)
 main.add_command(report_cmd)
 main.add_command(warmup_cmd)
 main.add_command(bench_cmd)
