@@ -358,3 +358,80 @@ def replay_summary_oracle(per_split, names, score_means=None):
     out["choice"] = {"benchmark_choices": bench_n, "certification_choices": cert_n,
                      "differ_fraction": differ / len(per_split)}
     return out
+
+
+# --- probe-acquisition replay (SPEC section 5, Fig. 5c) ---
+def permutation_split_oracle(n, seed, calib_fraction=0.5):
+    """SPEC 5: the split of seed s is a permutation from a generator seeded s; its first
+    round(f n) rows (in input order) are calibration. Returns a boolean calibration mask."""
+    import numpy as np
+
+    idx = np.random.default_rng(seed).permutation(n)
+    mask = np.zeros(n, dtype=bool)
+    mask[idx[: int(round(calib_fraction * n))]] = True
+    return mask
+
+
+def acquisition_oracle(df, evidence, action, probes, policy, cal_mask, min_support=1, tie_break="first", rng=None):
+    """One split of the probe-acquisition replay, row by row with pandas: the policy orders the
+    probes on the calibration rows (the oracle: on the test rows), the order is frozen, each step
+    is scored on the test rows. Returns one dict per step."""
+    import math
+
+    import numpy as np
+
+    cal, test = df[cal_mask], df[~cal_mask]
+
+    def certificate(cols):
+        cert = {}
+        for key, g in cal.groupby(cols, sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            acts = set(g[action])
+            if len(g) >= min_support and len(acts) == 1:
+                cert[key] = acts.pop()
+        return cert
+
+    def apply(rows, cols):  # certified rows and wrong certified rows
+        cert = certificate(cols)
+        n_cert = wrong = 0
+        for key, y in zip(zip(*[rows[c] for c in cols]), rows[action]):
+            if key in cert:  # a key unseen in calibration is not in the certificate
+                n_cert += 1
+                wrong += cert[key] != y
+        return n_cert, wrong
+
+    def entropy(q):
+        p = cal[q].value_counts(normalize=True).to_numpy()
+        return -sum(x * math.log2(x) for x in p if x > 0)
+
+    def mean_abs_corr(sel, q):
+        out = []
+        for c in sel:
+            x, y = cal[c].astype(float), cal[q].astype(float)
+            out.append(0.0 if x.std(ddof=0) < 1e-12 or y.std(ddof=0) < 1e-12 else abs(np.corrcoef(x, y)[0, 1]))
+        return sum(out) / len(out)
+
+    score = {
+        "response_rank": lambda sel, q: apply(cal, sel + [q])[0],
+        "oracle": lambda sel, q: apply(test, sel + [q])[0],
+        "uncertainty": lambda sel, q: entropy(q),
+        "benchmark_aligned": lambda sel, q: mean_abs_corr(sel, q),
+        "diversity": lambda sel, q: -mean_abs_corr(sel, q),
+    }
+    selected, remaining, steps = list(evidence), list(probes), []
+    while True:
+        n_cert, wrong = apply(test, selected)
+        steps.append({"probe": selected[-1] if len(selected) > len(evidence) else None,
+                      "certified_fraction": n_cert / len(test), "false_decisions": wrong / len(test),
+                      "error_among_certified": wrong / n_cert if n_cert else None})
+        if not remaining:
+            return steps
+        if policy == "random":
+            q = remaining[int(rng.integers(0, len(remaining)))]
+        else:
+            vals = {q: score[policy](selected, q) for q in remaining}
+            best = max(vals.values())
+            tied = sorted(q for q in remaining if vals[q] == best)
+            q = tied[0] if tie_break == "first" else tied[-1]
+        selected.append(q)
+        remaining.remove(q)
