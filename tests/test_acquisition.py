@@ -295,3 +295,11 @@ def test_tox21_fig5c_lexically_first_is_this_librarys_rule():
     m = _tox21("first").metrics["policies"]
     assert [_pct(s["certified_fraction"]["mean"]) for s in m["response_rank"]] == [1.74, 5.65, 7.53, 7.00, 6.65]
     assert m["response_rank"][1]["modal_probe"] == "SR-ARE"
+
+
+def test_summary_validates_against_the_schema():
+    from .report_helpers import validator
+
+    t = pa.table({"e": [0] * 40, "u": [0, 1] * 20, "d": [0, 1] * 20})
+    summary = json.loads(json.dumps(acquisition_replay(t, ["e"], "d", ["u"], splits=2).summary))
+    validator().validate(summary)
