@@ -82,6 +82,27 @@ def test_hand_case_min_support():
     assert [s["calibration_certified_fraction"] for s in steps] == [0.0, 0.5, 0.0]
 
 
+def test_hand_case_weighted():
+    # calibration weights 1, 1, 1, 5: u certifies rows 0-1 (weight 2), v rows 1 and 3 (weight 6): v
+    # test weights 1, 2, 3, 4 (total 10): [v] certifies test row 2 (weight 3, wrong);
+    # [v, u] certifies rows 0, 1, 2 (weight 6), rows 1 and 2 wrong (weight 5)
+    cal = [r + (w,) for r, w in zip(HAND_CAL, [1, 1, 1, 5])]
+    test = [r + (w,) for r, w in zip(HAND_TEST, [1, 2, 3, 4])]
+    t = _placed(cal, test, 7, ["e", "u", "v", "d", "w"])
+    r = acquisition_replay(t, ["e"], "d", ["u", "v"], policies=["response_rank"], splits=1, split="permutation",
+                           seed=7, weight="w")
+    steps = r.steps.to_pylist()
+    assert [s["probe"] for s in steps] == [None, "v", "u"]
+    assert [s["calibration_certified_fraction"] for s in steps] == [0.0, 0.75, 1.0]
+    assert [s["certified_fraction"] for s in steps] == [0.0, 0.3, 0.6]
+    assert [s["false_decisions"] for s in steps] == [0.0, 0.3, 0.5]
+    assert [s["error_among_certified"] for s in steps] == [None, 1.0, pytest.approx(5 / 6)]
+    assert [s["certified_rows"] for s in steps] == [0, 1, 3]
+    bad = t.set_column(4, "w", pa.array([-1] + t["w"].to_pylist()[1:]))
+    with pytest.raises(DcbError, match="weight column 'w' has negative"):
+        acquisition_replay(bad, ["e"], "d", ["u", "v"], splits=1, weight="w")
+
+
 def test_summary_statistics_and_modal_pick():
     t = pa.table({"e": [0] * 40, "u": [0, 1] * 20, "v": [0] * 40, "d": [0, 1] * 20})
     r = acquisition_replay(t, ["e"], "d", ["v", "u"], splits=20, seed=3)

@@ -361,6 +361,9 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
     src = open_source(source, columns + [action] + ([weight] if weight else []), batch_rows)
     check_types(src, weight, {})
     cells, _ = read_probe_cells(src, columns, action, weight, nulls, threads, with_rows=split == "permutation")
+    if weight and not (np.isfinite(cells.w).all() and (cells.w >= 0).all()):
+        raise DcbError(f"weight column '{weight}' has negative or non-finite values; weights are traffic shares, "
+                       "give non-negative finite numbers")
     for p in policies:
         if POLICIES[p].numeric:
             bad = [c for c, v in zip(columns, cells.values) if v is None or np.isnan(v).any()]
