@@ -324,3 +324,19 @@ def test_summary_validates_against_the_schema():
     t = pa.table({"e": [0] * 40, "u": [0, 1] * 20, "d": [0, 1] * 20})
     summary = json.loads(json.dumps(acquisition_replay(t, ["e"], "d", ["u"], splits=2).summary))
     validator().validate(summary)
+
+
+def test_html_report(tmp_path):
+    from dcb_fast.report.html import render_report
+
+    t = pa.table({"e": [0] * 40, "u": [0, 1] * 20, "v": [0] * 40, "d": [0, 1] * 20})
+    r = acquisition_replay(t, ["e"], "d", ["v", "u"], splits=3)
+    page = render_report(r.summary, {"steps": r.steps})
+    assert "dcb acquisition report" in page and "Held-out curves" in page
+    assert "<td>u</td>" in page.replace(' class="num"', "") and "100.00%" in page
+    p = tmp_path / "t.csv"
+    pd.DataFrame(t.to_pydict()).to_csv(p, index=False)
+    res = CliRunner().invoke(main, ["acquire", str(p), "-e", "e", "-a", "d", "-p", "v,u", "--splits", "2", "-q",
+                                    "--report", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    assert "Held-out curves" in (tmp_path / "r.html").read_text()

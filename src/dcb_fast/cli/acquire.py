@@ -8,6 +8,7 @@ import json
 import click
 
 from .options import _csv_list, handle_errors, note, reading
+from .report import check_report_path, emit_report, report_option
 
 
 @click.command("acquire")
@@ -37,9 +38,10 @@ from .options import _csv_list, handle_errors, note, reading
 @click.option("--table-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @reading
+@report_option
 @handle_errors
 def acquire_cmd(source, evidence, action, probes, policies, weight, nulls, splits, calib_fraction, seed, split,
-                min_support, tie_break, out_dir, table_format, fmt, batch_rows, threads, quiet):
+                min_support, tie_break, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path):
     """Probe-acquisition replay: per seeded split, each policy orders the PROBES on the
     calibration part, the order is frozen, and every step is scored on the held-out part
     (certified fraction, false decisions, error among certified; mean, p10, p90; modal pick).
@@ -50,6 +52,7 @@ def acquire_cmd(source, evidence, action, probes, policies, weight, nulls, split
     """
     from ..acquisition import acquisition_replay, render_acquisition
 
+    check_report_path(report_path)
     if out_dir is not None:
         from ..io.writers import prepare_dir
 
@@ -61,4 +64,5 @@ def acquire_cmd(source, evidence, action, probes, policies, weight, nulls, split
     if out_dir is not None:
         paths = result.write(out_dir, table_format)
         note(quiet, "wrote " + ", ".join(paths.values()))
+    emit_report(report_path, result.summary, {"steps": result.steps}, quiet)
     click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_acquisition(result.summary))
