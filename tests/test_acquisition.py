@@ -340,3 +340,27 @@ def test_html_report(tmp_path):
                                     "--report", str(tmp_path / "r.html")])
     assert res.exit_code == 0, res.output
     assert "Held-out curves" in (tmp_path / "r.html").read_text()
+
+
+@settings(max_examples=15, deadline=None)
+@given(ROWS, st.sampled_from(["cells", "permutation"]))
+def test_one_policy_alone_equals_its_rows_among_all(rows, split):
+    t = _table(rows)
+    every = _run(t, split=split).steps.to_pandas()
+    for policy in ["response_rank", "random", "diversity"]:
+        alone = _run(t, split=split, policies=[policy]).steps.to_pandas()
+        part = every[every.policy == policy].reset_index(drop=True)
+        pd.testing.assert_frame_equal(alone, part)
+
+
+@settings(max_examples=15, deadline=None)
+@given(ROWS)
+def test_renaming_columns_in_the_same_lexical_order_changes_nothing(rows):
+    t = _table(rows)
+    renamed = t.rename_columns(["E", "P1", "Q1", "D"])
+    a = _run(t).steps.to_pandas()
+    b = acquisition_replay(renamed, ["E"], "D", ["P1", "Q1"], splits=3, seed=2, min_support=2).steps.to_pandas()
+    names = {"P1": "p", "Q1": "q"}
+    b["probe"] = b.probe.map(names)
+    b["selected"] = b.selected.map(lambda s: ",".join(names[x] for x in s.split(",")) if s else "")
+    pd.testing.assert_frame_equal(a, b)
