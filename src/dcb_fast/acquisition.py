@@ -60,7 +60,12 @@ class ProbeCells:
             if not key:
                 self._fibers[key] = (np.zeros(len(self.count), np.int64), 1)
             else:
-                _, inv = np.unique(self.codes[:, list(key)], axis=0, return_inverse=True)
+                # refine the fibers of all but the last column by that column: one 1-D key (fiber
+                # id x radix + value rank), far cheaper than np.unique over rows of a 2-D array
+                fid, _ = self.fibers(key[:-1])
+                col = self.codes[:, key[-1]]
+                radix = int(col.max()) + 1 if len(col) else 1
+                _, inv = np.unique(fid * radix + col, return_inverse=True)
                 inv = inv.reshape(-1).astype(np.int64)
                 self._fibers[key] = (inv, int(inv.max()) + 1 if len(inv) else 0)
         return self._fibers[key]
@@ -161,9 +166,18 @@ class Split:
         # unweighted: integer row counts, so equal scores are exactly equal (ties are real)
         self.cal_w = cal * cells.w if weighted else cal
         self.test_w = test * cells.w if weighted else test
+        self._certs: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._moments: dict[int, tuple] = {}
 
     def certificate(self, cols):
-        """Per cell: is its key certified on calibration, and with which action."""
+        """Per cell: is its key certified on calibration, and with which action (cached: a
+        policy scores ``selected + [q]`` and then evaluates the same columns)."""
+        key = tuple(sorted(cols))
+        if key not in self._certs:
+            self._certs[key] = self._certificate(key)
+        return self._certs[key]
+
+    def _certificate(self, cols):
         c = self.cells
         fid, nf = c.fibers(cols)
         na = c.n_actions
@@ -194,21 +208,23 @@ class Split:
         p = np.sort(p[p > 0] / p.sum())
         return float(-(p * np.log2(p)).sum()) if len(p) > 1 else 0.0
 
-    def mean_abs_corr(self, selected, q):
-        vals = self.cells.values
-        wt = self.cal_w.astype(np.float64)
-        tot = wt.sum()
-
-        def centred(j):
-            x = vals[j]
+    def _centred(self, j):
+        """Column ``j`` centred on its calibration mean, times the calibration weights, and its
+        (population) standard deviation; cached per split."""
+        if j not in self._moments:
+            wt = self.cal_w.astype(np.float64)
+            tot = wt.sum()
+            x = self.cells.values[j]
             d = x - (wt * x).sum() / tot
-            return d, math.sqrt((wt * d * d).sum() / tot)
+            self._moments[j] = (wt * d / tot, d, math.sqrt((wt * d * d).sum() / tot))
+        return self._moments[j]
 
-        dq, sq = centred(q)
+    def mean_abs_corr(self, selected, q):
+        wdq, _, sq = self._centred(q)
         corrs = []
         for j in selected:
-            dj, sj = centred(j)
-            corrs.append(0.0 if sj < 1e-12 or sq < 1e-12 else abs((wt * dj * dq).sum() / tot / (sj * sq)))
+            _, dj, sj = self._centred(j)
+            corrs.append(0.0 if sj < 1e-12 or sq < 1e-12 else abs(float(wdq @ dj) / (sj * sq)))
         return float(np.mean(corrs)) if corrs else 0.0
 
 
