@@ -149,8 +149,9 @@ def split_cells(cells: ProbeCells, split: str, calib_fraction: float, seed: int,
     n = cells.n_rows
     n_cal = int(round(calib_fraction * n))
     if split == "cells":
-        rng = np.random.default_rng([seed, index])
-        cal = rng.multivariate_hypergeometric(cells.count, n_cal, method="marginals")
+        from .replaying import split_counts  # the held-out replay's draw: one implementation
+
+        cal, _ = split_counts(cells, calib_fraction, seed, index)
     else:
         idx = np.random.default_rng(seed + index).permutation(n)
         cal = np.bincount(cells.row_cell[idx[:n_cal]], minlength=len(cells.count))
