@@ -216,7 +216,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 def chromium_path() -> str:
-    """Debian's Chromium; the browser tests fail (never skip) without it."""
+    """Debian's Chromium. The browser tests are marked ``browser``: the default suite deselects them
+    (a fresh machine has no Chromium), ``python -m pytest -m browser`` runs them (.ci/run does,
+    after installing Chromium), and then they fail, never skip, when it is missing."""
     path = os.environ.get("DCB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(path):
         pytest.fail("headless Chromium is needed for the browser test but was not found ($DCB_CHROMIUM, chromium on "
@@ -234,6 +236,7 @@ def run_chromium(page: str, tmp_path, *args) -> tuple[str, list[str]]:
     return res.stdout, console
 
 
+@pytest.mark.browser
 def test_console_capture_sees_errors(tmp_path):
     # the check below means something only if a page with errors is caught
     bad = tmp_path / "bad.html"
@@ -242,6 +245,7 @@ def test_console_capture_sees_errors(tmp_path):
     assert any("boom-1" in c for c in console) and any("nope" in c for c in console)
 
 
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium(tmp_path, audit_result):
     path = tmp_path / "report.html"
     write_report(str(path), audit_result.summary, {"fibers": audit_result.fibers})
