@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pyarrow as pa
 
@@ -11,7 +9,8 @@ from . import __version__
 from .errors import DcbError
 from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, Source, open_source
-from .io.writers import ParquetStream, prepare_dir, write_json, write_table
+from .io.result_dir import ResultDir
+from .io.writers import ParquetStream
 from .metrics import fiber_table, summarize
 from .progress import Progress
 from .rules import OVERLAPPING, Rule, parse_rule
@@ -246,7 +245,7 @@ class AuditResult:
         """Per fiber of the state: does it carry more than one action?"""
         return self._per_fiber().n_actions > 1
 
-    def ambiguous_cases(self, path: str | None = None, batch_rows: int | None = None):
+    def ambiguous_cases(self, path: str | None = None, batch_rows: int | None = None, _open=None):
         """Rows that lie in mixed fibers, found by a second streaming pass over the source.
 
         Columns: the id column (or ``row``, the position in the input, and ``file``), the
@@ -281,7 +280,9 @@ class AuditResult:
             table = pa.table(data)
             if schema is None:
                 schema = table.schema
-                if path is not None:
+                if _open is not None:  # a stream into a result set (see write)
+                    out = _open(schema)
+                elif path is not None:
                     out = ParquetStream(path, schema)
             table = table.cast(schema)
             if out is not None:
@@ -297,22 +298,16 @@ class AuditResult:
 
     def write(self, out_dir: str, fiber_format: str = "parquet", cases: bool = True) -> dict:
         """Write ``summary.json``, ``fibers.parquet`` (or ``.csv``) and, when ``cases``,
-        ``ambiguous_cases.parquet`` into ``out_dir``. Returns the paths written."""
+        ``ambiguous_cases.parquet`` into ``out_dir``, as one unit: the set is built beside
+        ``out_dir`` and renamed into place at the end (a previous set stays until then; see
+        :mod:`dcb_fast.io.result_dir`). Returns the paths written."""
         if fiber_format not in ("parquet", "csv"):
             raise DcbError(f"unknown fiber table format '{fiber_format}'; use parquet or csv")
-        prepare_dir(out_dir)
-        paths = {}
-        fibers_path = os.path.join(out_dir, f"fibers.{fiber_format}")
-        write_table(self.fibers, fibers_path, fiber_format)
-        paths["fibers"] = fibers_path
-        if cases and self.source is not None:
-            cpath = os.path.join(out_dir, "ambiguous_cases.parquet")
-            self.ambiguous_cases(cpath)
-            paths["ambiguous_cases"] = cpath
-        spath = os.path.join(out_dir, "summary.json")
-        write_json(self.summary, spath)
-        paths["summary"] = spath
-        return paths
+        with ResultDir(out_dir, self.summary) as rd:
+            rd.table("fibers", self.fibers, fiber_format)
+            if cases and self.source is not None:
+                self.ambiguous_cases(_open=lambda schema: rd.stream("ambiguous_cases", schema))
+            return rd.commit()
 
 
 def _plain(col):

@@ -122,13 +122,19 @@ class Certificate:
     # -- files ----------------------------------------------------------------------------------------
     def save(self, path: str) -> str:
         """Write the certificate as an Arrow IPC file (atomically)."""
-        table = self.table.replace_schema_metadata({"dcb_fast": json.dumps(self.meta)})
+        # the fiber count travels with the metadata, so that load() refuses a table and metadata
+        # that were not written together (a file spliced from two certificates)
+        meta = {**self.meta, "table_rows": self.table.num_rows}
+        table = self.table.replace_schema_metadata({"dcb_fast": json.dumps(meta)})
         d = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(d):
             raise DcbError(f"cannot write certificate '{path}': directory '{d}' does not exist")
         with atomic_path(path) as tmp:
             with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
                 w.write_table(table)
+        from .io.result_dir import record
+
+        record(path)
         return path
 
     @classmethod
@@ -155,6 +161,10 @@ class Certificate:
         missing = [c for c in meta["evidence"] + _STAT_COLUMNS if c not in table.column_names]
         if missing:
             raise DcbError(f"certificate '{path}' is damaged: column '{missing[0]}' is missing; rebuild it")
+        rows = meta.pop("table_rows", table.num_rows)
+        if rows != table.num_rows:
+            raise DcbError(f"certificate '{path}' is damaged: its metadata describes {rows:,} fibers, "
+                           f"its table holds {table.num_rows:,}; rebuild it with 'dcb certify'")
         return cls(table, meta)
 
     # -- use ------------------------------------------------------------------------------------------

@@ -1,13 +1,11 @@
 """What a command returns: a JSON-ready ``summary`` and the tables it produced, written together
-(atomically, file by file) by :meth:`Result.write`."""
+as one unit (a result directory, see :mod:`dcb_fast.io.result_dir`) by :meth:`Result.write`."""
 
 from __future__ import annotations
 
-import os
-
 import pyarrow as pa
 
-from .io.writers import prepare_dir, write_json, write_table
+from .io.result_dir import ResultDir
 
 
 class Result:
@@ -23,16 +21,12 @@ class Result:
         return self.summary["metrics"]
 
     def write(self, out_dir: str, fmt: str = "parquet") -> dict:
-        """Write every table (``fmt``: parquet or csv) and ``summary.json`` into ``out_dir``;
-        returns the paths written, by name."""
-        prepare_dir(out_dir)
-        paths = {}
-        for attr, stem in self.FILES.items():
-            table: pa.Table | None = getattr(self, attr)
-            if table is None:
-                continue
-            paths[stem] = os.path.join(out_dir, f"{stem}.{fmt}")
-            write_table(table, paths[stem], fmt)
-        paths["summary"] = os.path.join(out_dir, "summary.json")
-        write_json(self.summary, paths["summary"])
-        return paths
+        """Write every table (``fmt``: parquet or csv) and ``summary.json`` into ``out_dir``, as one
+        unit: built beside it and renamed into place at the end (a previous set stays until then).
+        Returns the paths written, by name."""
+        with ResultDir(out_dir, self.summary) as rd:
+            for attr, stem in self.FILES.items():
+                table: pa.Table | None = getattr(self, attr)
+                if table is not None:
+                    rd.table(stem, table, fmt)
+            return rd.commit()

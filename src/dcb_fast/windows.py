@@ -150,14 +150,10 @@ class WindowAuditResult:
         return self.summary["metrics"]
 
     def write(self, out_dir: str, **_ignored) -> dict:
-        import os
+        from .io.result_dir import ResultDir
 
-        from .io.writers import prepare_dir, write_json
-
-        prepare_dir(out_dir)
-        path = os.path.join(out_dir, "summary.json")
-        write_json(self.summary, path)
-        return {"summary": path}
+        with ResultDir(out_dir, self.summary) as rd:
+            return rd.commit()
 
 
 def audit_windows(src, column, action, weight, rule, min_support, thin, nulls, progress=None) -> WindowAuditResult:

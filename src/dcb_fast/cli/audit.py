@@ -46,9 +46,9 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
     from ..report.text import render_audit
 
     if out_dir is not None:
-        from ..io.writers import prepare_dir
+        from ..io.result_dir import check_out_dir
 
-        prepare_dir(out_dir)
+        check_out_dir(out_dir)
     check_report_path(report_path)
     with warnings_as_notes(quiet):
         result = audit(list(source), evidence=evidence, action=action, weight=weight, id=id_col,

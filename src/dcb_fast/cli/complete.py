@@ -60,9 +60,9 @@ def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_sup
 
     check_report_path(report_path)
     if out_dir is not None:
-        from ..io.writers import prepare_dir
+        from ..io.result_dir import check_out_dir
 
-        prepare_dir(out_dir)
+        check_out_dir(out_dir)
     result = complete(list(source), evidence, action, probes, weight=weight, min_support=min_support, target=target,
                       costs=costs, holdout=holdout, seed=seed, thin=thin, nulls=nulls, rules=parse_rules(rules),
                       batch_rows=batch_rows, threads=threads, progress=None if not quiet else False)

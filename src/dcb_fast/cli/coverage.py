@@ -38,9 +38,9 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
 
     check_report_path(report_path)
     if out_dir is not None:
-        from ..io.writers import prepare_dir
+        from ..io.result_dir import check_out_dir
 
-        prepare_dir(out_dir)
+        check_out_dir(out_dir)
     result = coverage(certificate, list(source), weight=weight, action=action, by=by, top_k=top_k,
                       batch_rows=batch_rows, threads=threads, progress=None if not quiet else False)
     if out_dir is not None:

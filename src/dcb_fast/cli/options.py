@@ -63,13 +63,15 @@ def handle_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from ..errors import DcbError
+        from ..io import result_dir
 
+        result_dir.committed.clear()
         try:
             return fn(*args, **kwargs)
         except DcbError as exc:
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
-            click.echo("Interrupted; no output was written.", err=True)
+            click.echo(interrupt_message(result_dir.committed), err=True)
             sys.exit(130)
         except MemoryError:
             raise click.ClickException(
@@ -77,6 +79,15 @@ def handle_errors(fn):
                 "use coarser rules, or run on a larger machine") from None
 
     return wrapper
+
+
+def interrupt_message(committed: list[str]) -> str:
+    """What an interrupted command wrote: result directories are renamed into place whole, so
+    each one is either the new complete set (listed) or still holds its previous set."""
+    if not committed:
+        return "Interrupted; no output was written (an existing --out directory keeps its previous results)."
+    return ("Interrupted; complete results were written to " + ", ".join(committed)
+            + " before the interrupt; nothing else was written.")
 
 
 def note(quiet: bool, message: str) -> None:

@@ -63,9 +63,9 @@ def replay_cmd(source, evidence, action, models, scores, weight, splits, calib_f
         raise click.UsageError("give --evidence COLS or one --model NAME=COLS per model")
     check_report_path(report_path)
     if out_dir is not None:
-        from ..io.writers import prepare_dir
+        from ..io.result_dir import check_out_dir
 
-        prepare_dir(out_dir)
+        check_out_dir(out_dir)
     result = replay(list(source), evidence, action, splits=splits, calib_fraction=calib_fraction, seed=seed,
                     min_support=min_support, weight=weight, models=models, score=scores, tolerance=tolerance,
                     nulls=nulls, rules=parse_rules(rules), threads=threads)

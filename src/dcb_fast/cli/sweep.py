@@ -42,9 +42,9 @@ def sweep_cmd(source, evidence, action, error, weight, group_by, per_file, rules
 
     check_report_path(report_path)
     if out_dir is not None:
-        from ..io.writers import prepare_dir
+        from ..io.result_dir import check_out_dir
 
-        prepare_dir(out_dir)
+        check_out_dir(out_dir)
     result = sweep(list(source), evidence, action, error=error, weight=weight, group_by=group_by, per_file=per_file,
                    rules=list(rules) or None, min_support=min_support, thin=thin)
     if out_dir is not None:

@@ -135,6 +135,9 @@ def write_report(path: str, summary: dict, tables: dict | None = None, top_k: in
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(page)
+    from ..io.result_dir import record
+
+    record(path)
     return path
 
 

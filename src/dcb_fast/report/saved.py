@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..errors import DcbError
+from ..io.result_dir import verify
 from .schema import upgrade
 
 TABLE_EXTENSIONS = (".parquet", ".csv")
@@ -16,7 +16,8 @@ def read_result_dir(path: str) -> tuple[dict, dict]:
 
     Only the tables the summary's kind can use are loaded (``fibers`` for an audit; see
     :func:`dcb_fast.report.html.register_kind`): ``ambiguous_cases.parquet`` can hold hundreds
-    of millions of rows and is never read.
+    of millions of rows and is never read. A directory whose files are not one run's set (see
+    :func:`dcb_fast.io.result_dir.verify`) is refused.
     """
     from .html import renderer_for
 
@@ -30,12 +31,7 @@ def read_result_dir(path: str) -> tuple[dict, dict]:
     spath = os.path.join(path, "summary.json")
     if not os.path.isfile(spath):
         raise DcbError(f"no summary.json in '{path}'; pass a directory written by a dcb command with --out")
-    try:
-        with open(spath, encoding="utf-8") as fh:
-            summary = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DcbError(f"cannot read '{spath}': {exc}; rerun the command that wrote it") from None
-    summary = upgrade(summary, f"'{spath}'")
+    summary = upgrade(verify(path), f"'{spath}'")  # refuses a set whose files are not one run's
     tables = {}
     for name in renderer_for(summary.get("kind")).tables:
         for ext in TABLE_EXTENSIONS:
