@@ -7,11 +7,11 @@ import json
 import click
 
 from .engine import engine_options, note_run, warnings_as_notes
-from .options import columns, handle_errors, note, parse_rules, reading
+from .options import Command, columns, handle_errors, note, parse_rules, reading
 from .report import check_report_path, emit_report, report_option
 
 
-@click.command("audit")
+@click.command("audit", cls=Command)
 @click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
 @columns
 @click.option("--id", "id_col", default=None, metavar="COL", help="Id column for the ambiguous-cases output.")

@@ -6,10 +6,10 @@ import json
 
 import click
 
-from .options import handle_errors, note
+from .options import Command, handle_errors, note
 
 
-@click.command("bench")
+@click.command("bench", cls=Command)
 @click.option("--rows", type=click.IntRange(min=1000), default=1_000_000, show_default=True,
               help="Rows in the generated request log.")
 @click.option("--repeat", "-r", type=click.IntRange(min=1), default=3, show_default=True,

@@ -6,10 +6,10 @@ import json
 
 import click
 
-from .options import columns, handle_errors, note, parse_rules, reading
+from .options import Command, columns, handle_errors, note, parse_rules, reading
 
 
-@click.command("certify")
+@click.command("certify", cls=Command)
 @click.argument("source", nargs=-1, required=True, metavar="CALIB...")
 @columns
 @click.option("--min-support", "-s", type=click.IntRange(min=1), default=1, show_default=True,
@@ -39,7 +39,7 @@ def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out
     click.echo(json.dumps(desc, indent=2) if fmt == "json" else render_certificate(desc))
 
 
-@click.command("show")
+@click.command("show", cls=Command)
 @click.argument("certificate", metavar="CERT")
 @click.option("--fibers", "n_fibers", type=click.IntRange(min=0), default=10, show_default=True,
               help="How many fibers to list (the heaviest first).")

@@ -6,11 +6,11 @@ import json
 
 import click
 
-from .options import handle_errors, note
+from .options import Command, handle_errors, note
 from .report import check_report_path, emit_report, report_option
 
 
-@click.command("channels")
+@click.command("channels", cls=Command)
 @click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("--pred", "-p", required=True, metavar="COL", help="Prediction column (the interval centre).")
 @click.option("--bench-label", required=True, metavar="COL", help="Label on the benchmark channel (calibration).")

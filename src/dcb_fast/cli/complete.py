@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import _csv_list, columns, handle_errors, note, parse_rules, reading
+from .options import Command, columns, handle_errors, list_option, note, parse_rules, reading
 from .report import check_report_path, emit_report, report_option
 
 
@@ -25,11 +25,11 @@ def _costs(ctx, param, value):
     return out
 
 
-@click.command("complete")
+@click.command("complete", cls=Command)
 @click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
 @columns
-@click.option("--probes", "-p", required=True, callback=_csv_list, metavar="COLS",
-              help="Candidate probe columns, comma-separated (measurements that could join the evidence).")
+@list_option("--probes", "-p", required=True, metavar="COLS",
+             help="Candidate probe columns, comma-separated or repeated (measurements that could join the evidence).")
 @click.option("--min-support", "-s", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--thin", type=click.Choice(["ambiguous", "skip"]), default="ambiguous", show_default=True)
 @click.option("--target", type=click.FloatRange(0, 1, min_open=True), default=None,

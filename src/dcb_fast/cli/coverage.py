@@ -6,11 +6,11 @@ import json
 
 import click
 
-from .options import handle_errors, note, reading
+from .options import Command, handle_errors, note, reading
 from .report import check_report_path, emit_report, report_option
 
 
-@click.command("coverage")
+@click.command("coverage", cls=Command)
 @click.argument("certificate", metavar="CERT")
 @click.argument("source", nargs=-1, required=True, metavar="PRODUCTION...")
 @click.option("--weight", "-w", default=None, metavar="COL", help="Traffic each production row stands for.")

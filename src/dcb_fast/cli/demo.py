@@ -6,10 +6,10 @@ import os
 
 import click
 
-from .options import handle_errors
+from .options import Command, handle_errors
 
 
-@click.command("demo")
+@click.command("demo", cls=Command)
 @click.option("--out", "-o", "out_dir", default="dcb-demo", show_default=True, metavar="DIR",
               help="Where the demo writes its log and outputs.")
 @click.option("--rows", type=click.IntRange(min=1000), default=200_000, show_default=True,

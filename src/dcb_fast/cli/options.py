@@ -8,20 +8,67 @@ import sys
 import click
 
 
-def _csv_list(ctx, param, value):
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",")]
-    if any(not v for v in items):
+class Command(click.Command):
+    """A command where an option that takes one value is an error when given twice (click keeps
+    the last one silently: ``-a x -a y`` would act on ``y`` alone). Flags and list options
+    (see :func:`list_option`) may repeat."""
+
+    def parse_args(self, ctx, args):
+        if not ctx.resilient_parsing:
+            _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+            seen = set()
+            for param in order:
+                single = isinstance(param, click.Option) and not (param.multiple or param.count or param.is_flag)
+                if single and param.name in seen:
+                    names = "/".join(param.opts)
+                    raise click.UsageError(f"option {names} is given more than once; it takes one value, give it once",
+                                           ctx)
+                seen.add(param.name)
+        return super().parse_args(ctx, args)
+
+
+def split_names(value: str) -> list[str]:
+    """Column names from one comma-separated option value (spaces around names are dropped). A
+    name that contains a comma is written in double quotes, as in a CSV header:
+    ``-e '"price, usd",lang'``; a double quote inside quotes is doubled.
+
+    >>> split_names('lang, domain')
+    ['lang', 'domain']
+    >>> split_names('"price, usd",lang')
+    ['price, usd', 'lang']
+    """
+    import csv
+
+    try:
+        row = next(csv.reader([value], skipinitialspace=True, strict=True))
+    except (csv.Error, StopIteration):
+        raise click.BadParameter(f"cannot read column names from '{value}': an unbalanced double quote; "
+                                 "quote a name with a comma as \"a,b\" and double a quote inside it") from None
+    items = [v.strip() for v in row]
+    if not items or any(not v for v in items):
         raise click.BadParameter(f"empty name in '{value}'; give comma-separated column names")
     return items
+
+
+def _csv_list(ctx, param, value):
+    """A list option: comma-separated names, and repeats accumulate (``-e a -e b`` = ``-e a,b``)."""
+    if value is None or value == ():
+        return None
+    values = [value] if isinstance(value, str) else list(value)
+    return [name for v in values for name in split_names(v)]
+
+
+def list_option(*decls, **kwargs):
+    """An option that takes comma-separated column names and may be repeated (the lists join)."""
+    return click.option(*decls, multiple=True, callback=_csv_list, **kwargs)
 
 
 def columns(fn):
     """--evidence, --action, --weight, --nulls, --rule."""
     for opt in reversed([
-        click.option("--evidence", "-e", required=True, callback=_csv_list, metavar="COLS",
-                     help="Evidence columns, comma-separated (their joint value is the fiber key)."),
+        list_option("--evidence", "-e", required=True, metavar="COLS",
+                    help="Evidence columns, comma-separated or repeated (their joint value is the fiber key); "
+                         'quote a name that holds a comma: \'"a,b",c\'.'),
         click.option("--action", "-a", required=True, metavar="COL", help="The action (decision) column."),
         click.option("--weight", "-w", default=None, metavar="COL",
                      help="Weight column: traffic each row stands for (non-negative, finite)."),

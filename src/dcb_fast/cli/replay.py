@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import _csv_list, handle_errors, note, parse_rules
+from .options import Command, handle_errors, list_option, note, parse_rules
 from .report import check_report_path, emit_report, report_option
 
 
@@ -22,9 +22,9 @@ def _pairs(ctx, param, value):
     return out or None
 
 
-@click.command("replay")
+@click.command("replay", cls=Command)
 @click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
-@click.option("--evidence", "-e", callback=_csv_list, default=None, metavar="COLS", help="Evidence columns.")
+@list_option("--evidence", "-e", metavar="COLS", help="Evidence columns, comma-separated or repeated.")
 @click.option("--action", "-a", required=True, metavar="COL", help="The action (true label) column.")
 @click.option("--model", "models", multiple=True, callback=_pairs, metavar="NAME=COLS",
               help="A model and its evidence columns; repeat to compare models (instead of --evidence).")

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from .options import handle_errors, note
+from .options import Command, handle_errors, note
 
 report_option = click.option(
     "--report", "report_path", default=None, metavar="PATH",
@@ -41,7 +41,7 @@ def emit_report(path: str | None, summary: dict, tables=None, quiet: bool = Fals
     note(quiet, f"wrote report {path}")
 
 
-@click.command("report")
+@click.command("report", cls=Command)
 @click.argument("result_dir", metavar="RESULT_DIR")
 @click.option("--out", "-o", "out_path", default=None, metavar="PATH",
               help="Where to write the report [default: RESULT_DIR/report.html].")

@@ -6,11 +6,11 @@ import json
 
 import click
 
-from .options import handle_errors, note
+from .options import Command, handle_errors, note
 from .report import check_report_path, emit_report, report_option
 
 
-@click.command("sweep")
+@click.command("sweep", cls=Command)
 @click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
 @click.option("--evidence", "-e", required=True, metavar="COL", help="The numeric evidence column (a prediction, a score).")
 @click.option("--action", "-a", required=True, metavar="COL", help="The action (decision) column.")

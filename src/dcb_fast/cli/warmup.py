@@ -6,10 +6,10 @@ import json
 
 import click
 
-from .options import handle_errors
+from .options import Command, handle_errors
 
 
-@click.command("warmup")
+@click.command("warmup", cls=Command)
 @click.option("--threads", "-j", type=click.IntRange(min=1), default=None,
               help="Threads for the warm-up audits [default: DCB_FAST_THREADS or the usable CPUs].")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
