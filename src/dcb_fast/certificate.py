@@ -126,9 +126,9 @@ class Certificate:
         # that were not written together (a file spliced from two certificates)
         meta = {**self.meta, "table_rows": self.table.num_rows}
         table = self.table.replace_schema_metadata({"dcb_fast": json.dumps(meta)})
-        d = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(d):
-            raise DcbError(f"cannot write certificate '{path}': directory '{d}' does not exist")
+        from .io.result_dir import check_out_file
+
+        check_out_file(path)
         with atomic_path(path) as tmp:
             with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
                 w.write_table(table)

@@ -28,8 +28,10 @@ def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out
       dcb certify bench.parquet -e lang,domain,score_bin -a route -s 5 -o cert.arrow
     """
     from ..certificate import certify
+    from ..io.result_dir import check_out_file
     from ..report.text import render_certificate
 
+    check_out_file(out_path)  # before the calibration table is read
     cert = certify(list(source), evidence=evidence, action=action, weight=weight, min_support=min_support,
                    nulls=nulls, rules=parse_rules(rules), batch_rows=batch_rows, threads=threads,
                    progress=None if not quiet else False)

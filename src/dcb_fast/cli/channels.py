@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import Command, handle_errors, note
+from .options import Command, column_type_option, handle_errors, note
 from .report import check_report_path, emit_report, report_option
 
 
@@ -27,6 +27,7 @@ from .report import check_report_path, emit_report, report_option
               help="stdout: a readable table, or the summary JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No notes on stderr.")
 @report_option
+@column_type_option
 @handle_errors
 def channels_cmd(source, pred, bench_label, deploy_label, deploy_pred, alpha, group_by, calib_fraction, seed,
                  fmt, quiet, report_path):

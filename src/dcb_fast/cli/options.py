@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
+import warnings
 
 import click
 
@@ -81,9 +83,26 @@ def columns(fn):
     return fn
 
 
+def _column_types(ctx, param, value):
+    out = {}
+    for item in value or ():
+        col, sep, typ = item.rpartition("=")
+        if not sep or not col.strip() or not typ.strip():
+            raise click.BadParameter(f"'{item}' is not COL=TYPE (e.g. code=string)")
+        out[col.strip()] = typ.strip()
+    return out
+
+
+column_type_option = click.option(
+    "--column-type", "column_types", multiple=True, callback=_column_types, metavar="COL=TYPE",
+    help="Type of a CSV column instead of the one inferred from its first rows (string, int64, float64, bool, "
+         "date32, ...). Repeatable.")
+
+
 def reading(fn):
-    """--batch-rows, --threads, --quiet."""
+    """--batch-rows, --threads, --quiet, --column-type."""
     for opt in reversed([
+        column_type_option,
         click.option("--batch-rows", type=click.IntRange(min=1), default=1 << 20, show_default=True,
                      help="Rows per batch read from the input (memory per batch)."),
         click.option("--threads", "-j", type=click.IntRange(min=1), default=None,
@@ -114,7 +133,10 @@ def handle_errors(fn):
 
         result_dir.committed.clear()
         try:
-            return fn(*args, **kwargs)
+            from ..io.sources import column_types
+
+            with input_notes(kwargs.get("quiet", False)), column_types(kwargs.pop("column_types", None) or {}):
+                return fn(*args, **kwargs)
         except DcbError as exc:
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
@@ -126,6 +148,25 @@ def handle_errors(fn):
                 "use coarser rules, or run on a larger machine") from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def input_notes(quiet: bool):
+    """The library's notes about the input (``InputNote`` warnings, e.g. files skipped in an input
+    directory) become ``note: ...`` lines on stderr; other warnings show as usual."""
+    from ..io.sources import InputNote
+
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, InputNote):
+                note(quiet, f"note: {message}")
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 def interrupt_message(committed: list[str]) -> str:

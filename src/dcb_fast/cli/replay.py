@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import Command, handle_errors, list_option, note, parse_rules
+from .options import Command, column_type_option, handle_errors, list_option, note, parse_rules
 from .report import check_report_path, emit_report, report_option
 
 
@@ -46,6 +46,7 @@ def _pairs(ctx, param, value):
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--quiet", "-q", is_flag=True)
 @report_option
+@column_type_option
 @handle_errors
 def replay_cmd(source, evidence, action, models, scores, weight, splits, calib_fraction, seed, min_support, tolerance,
                nulls, rules, threads, out_dir, fmt, quiet, report_path):

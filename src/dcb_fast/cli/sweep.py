@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import Command, handle_errors, note
+from .options import Command, column_type_option, handle_errors, note
 from .report import check_report_path, emit_report, report_option
 
 
@@ -27,6 +27,7 @@ from .report import check_report_path, emit_report, report_option
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No notes on stderr.")
 @report_option
+@column_type_option
 @handle_errors
 def sweep_cmd(source, evidence, action, error, weight, group_by, per_file, rules, min_support, thin, out_dir, fmt,
               quiet, report_path):

@@ -63,11 +63,12 @@ def check_out_dir(path: str) -> str:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
         raise DcbError(f"cannot create output directory '{path}': {exc.strerror}; choose another --out") from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise DcbError(f"cannot write output directory '{path}': its parent '{parent}' is not writable; "
+    why = _unwritable(parent)
+    if why:
+        raise DcbError(f"cannot write output directory '{path}': its parent '{parent}' is not writable ({why}); "
                        "choose another --out or fix its permissions")
     if os.path.isdir(final):
-        if not os.access(final, os.W_OK | os.X_OK):
+        if _unwritable(final):
             raise DcbError(f"output directory '{path}' is not writable; choose another --out or fix its permissions")
         entries = sorted(os.listdir(final))
         if entries:
@@ -77,6 +78,34 @@ def check_out_dir(path: str) -> str:
                 raise DcbError(f"output directory '{path}' holds {what}: it is not a dcb result directory, and dcb "
                                "replaces a result directory as a whole; choose a new or empty --out")
     return path
+
+
+def check_out_file(path: str, what: str = "certificate", example: str = "cert.arrow") -> str:
+    """Fail before any data is read when the single output file ``path`` could not be written:
+    it is a directory, its directory is missing, or that directory is not writable."""
+    if os.path.isdir(path):
+        raise DcbError(f"{what} path '{path}' is a directory; give a file name such as "
+                       f"{os.path.join(path, example)}")
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        raise DcbError(f"cannot write {what} '{path}': directory '{d}' does not exist; create it or choose "
+                       "another --out")
+    why = _unwritable(d)
+    if why:
+        raise DcbError(f"cannot write {what} '{path}': directory '{d}' is not writable ({why}); choose another "
+                       "--out or fix its permissions")
+    return path
+
+
+def _unwritable(d: str) -> str | None:
+    """Why files cannot be created in directory ``d`` (None when they can): a real probe, since
+    permission bits do not tell for root or a read-only filesystem."""
+    try:
+        probe = tempfile.mkdtemp(prefix=".dcb-probe-", dir=d)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.rmdir(probe)
+    return None
 
 
 def _is_dcb_summary(path: str) -> bool:
@@ -116,7 +145,10 @@ class ResultDir:
         self.run = hashlib.sha256(canonical.encode()).hexdigest()[:32]
         self.files: dict[str, str] = {}  # file name -> final path
         base = os.path.basename(self.final)
-        self.tmp = tempfile.mkdtemp(prefix=f".{base}.dcb-", suffix=".tmp", dir=os.path.dirname(self.final))
+        try:
+            self.tmp = tempfile.mkdtemp(prefix=f".{base}.dcb-", suffix=".tmp", dir=os.path.dirname(self.final))
+        except OSError as exc:
+            raise DcbError(f"cannot write output directory '{path}': {exc.strerror}; choose another --out") from None
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; outputs get the usual permissions
         self.done = False
 

@@ -3,15 +3,20 @@ with only the needed columns projected.
 
 Formats: Parquet (``.parquet``, ``.pq``, ``.parq``), Arrow IPC files and streams (``.arrow``,
 ``.feather``, ``.ipc``, ``.arrows``), CSV (``.csv``, ``.tsv``, optionally ``.gz``/``.bz2``/
-``.zst``). Files with other names are recognised by their magic bytes. Before any batch is read,
+``.zst``). A directory input reads only files with these extensions (others, such as a
+README.txt, are skipped, counted in the summary's ``input.skipped_files`` and noted on stderr);
+a file named explicitly with another extension is recognised by its magic bytes. Before any batch is read,
 every file's schema is checked for the needed columns and for types that agree across files, so
 a bad input fails in a second, not after an hour.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import glob as _glob
 import hashlib
+import re
 import os
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -25,7 +30,7 @@ PARQUET, IPC_FILE, IPC_STREAM, CSV = "parquet", "ipc_file", "ipc_stream", "csv"
 _EXT = {
     ".parquet": PARQUET, ".pq": PARQUET, ".parq": PARQUET,
     ".arrow": "ipc", ".feather": "ipc", ".ipc": "ipc", ".arrows": "ipc",
-    ".csv": CSV, ".tsv": CSV, ".txt": CSV,
+    ".csv": CSV, ".tsv": CSV,
 }
 _COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")
 DEFAULT_BATCH_ROWS = 1 << 20
@@ -55,6 +60,7 @@ class Source:
     columns: list[str] = field(default_factory=list)
     types: dict[str, pa.DataType] = field(default_factory=dict)
     batch_rows: int = DEFAULT_BATCH_ROWS
+    skipped: list[str] = field(default_factory=list)  # files in input directories that are not read
 
     @property
     def total_rows(self) -> int | None:
@@ -71,7 +77,8 @@ class Source:
         h = hashlib.sha256()
         for f in self.files:
             h.update(f"{f.size}:{f.rows}:{f.digest}\n".encode())
-        return {"files": [f.describe() for f in self.files], "fingerprint": h.hexdigest()}
+        return {"files": [f.describe() for f in self.files], "fingerprint": h.hexdigest(),
+                "skipped_files": len(self.skipped)}
 
     def parts(self) -> list[tuple[int, str]]:
         """(part index, label) for every file or table: the units a checkpoint or a cluster
@@ -106,7 +113,16 @@ def open_source(spec, columns: list[str], batch_rows: int = DEFAULT_BATCH_ROWS) 
         for t in tables:
             _check_schema(t.schema, columns, "the input table", src.types)
         return src
-    src.files = [_inspect(p) for p in _expand(spec)]
+    paths, src.skipped = _expand(spec)
+    if src.skipped:
+        import warnings
+
+        n = len(src.skipped)
+        shown = ", ".join(os.path.basename(p) for p in src.skipped[:3]) + (", ..." if n > 3 else "")
+        warnings.warn(InputNote(f"skipped {n} file{'s' if n != 1 else ''} in the input "
+                                f"director{'ies' if len(_dirs(spec)) > 1 else 'y'} without a .parquet, "
+                                f".arrow/.feather or .csv extension ({shown})"), stacklevel=2)
+    src.files = [_inspect(p) for p in paths]
     for f in src.files:
         _check_schema(f.schema, columns, f.path, src.types)
     return src
@@ -139,23 +155,70 @@ def _as_tables(spec) -> list[pa.Table] | None:
     raise DcbError(f"cannot read a {type(spec).__name__} as input; pass file paths, a glob, a directory or an Arrow table")
 
 
-def _expand(spec) -> list[str]:
+_COLUMN_TYPES: contextvars.ContextVar[dict] = contextvars.ContextVar("dcb_fast_csv_column_types", default={})
+
+
+@contextlib.contextmanager
+def column_types(types: dict):
+    """Read CSV columns with the given types instead of inferring them from the first rows
+    (``{"code": "string"}``; type names as pyarrow spells them: string, int64, float64, bool,
+    date32, timestamp[s], ...). Parquet and Arrow files carry their types and are not affected.
+    The CLI's ``--column-type COL=TYPE`` sets this.
+
+    >>> import pyarrow as pa
+    >>> with column_types({"code": "string"}):
+    ...     current_column_types()
+    {'code': DataType(string)}
+    """
+    parsed = {}
+    for col, name in types.items():
+        try:
+            parsed[col] = name if isinstance(name, pa.DataType) else pa.type_for_alias(str(name).strip())
+        except (ValueError, KeyError):
+            raise DcbError(f"unknown column type '{name}' for column '{col}'; use string, int64, float64, bool, "
+                           "date32 or timestamp[s]") from None
+    token = _COLUMN_TYPES.set({**_COLUMN_TYPES.get(), **parsed})
+    try:
+        yield parsed
+    finally:
+        _COLUMN_TYPES.reset(token)
+
+
+def current_column_types() -> dict:
+    """The CSV column types set by :func:`column_types` (empty outside it)."""
+    return dict(_COLUMN_TYPES.get())
+
+
+class InputNote(UserWarning):
+    """Something about the input the user should hear (the CLI prints it as a ``note:`` line)."""
+
+
+def _dirs(spec) -> list[str]:
+    items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    return [os.fspath(i) for i in items if os.path.isdir(os.fspath(i))]
+
+
+def _expand(spec) -> tuple[list[str], list[str]]:
+    """(files to read, files skipped in input directories)."""
     items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     if not items:
         raise DcbError("no input given; pass one or more files, a glob or a directory")
     paths: list[str] = []
+    skipped: list[str] = []
     for item in items:
         s = os.fspath(item)
         if os.path.isdir(s):
-            found = sorted(
-                os.path.join(root, f)
-                for root, _, files in os.walk(s)
-                for f in files
-                if _format_from_name(f) and not f.startswith((".", "_"))
-            )
+            found, other = [], []
+            for root, _, files in os.walk(s):
+                for f in files:
+                    ok = _format_from_name(f) and not f.startswith((".", "_"))
+                    (found if ok else other).append(os.path.join(root, f))
             if not found:
-                raise DcbError(f"directory '{s}' holds no .parquet, .arrow/.feather or .csv files")
-            paths += found
+                raise DcbError(f"directory '{s}' holds no .parquet, .arrow/.feather or .csv files"
+                               + (f" (only {len(other)} other file{'s' if len(other) != 1 else ''}, such as "
+                                  f"'{os.path.basename(sorted(other)[0])}')" if other else ""))
+            paths += sorted(found)
+            skipped += sorted(other)
         elif any(ch in s for ch in "*?["):
             found = sorted(p for p in _glob.glob(s, recursive=True) if os.path.isfile(p))
             if not found:
@@ -165,7 +228,7 @@ def _expand(spec) -> list[str]:
             paths.append(s)
         else:
             raise DcbError(f"no such file or directory: '{s}'")
-    return list(dict.fromkeys(paths))
+    return list(dict.fromkeys(paths)), skipped
 
 
 def _format_from_name(name: str) -> str | None:
@@ -222,7 +285,7 @@ def _inspect(path: str) -> FileInfo:
                 info.schema = pa.ipc.open_stream(src).schema
         else:
             info.delimiter = "\t" if ".tsv" in path.lower() else ","
-            info.schema = _csv_reader(path, None, info.delimiter, 1 << 16).schema
+            info.schema = _csv_reader(path, None, info.delimiter, 1 << 16, current_column_types()).schema
     except (pa.ArrowException, OSError) as exc:
         raise DcbError(f"cannot read '{path}' as {_FORMAT_NAME[fmt]}: {short_error(exc)}; is the file complete and in that format?") from None
     return info
@@ -307,4 +370,20 @@ def _read_file(info: FileInfo, cols: list[str], batch_rows: int, types: dict) ->
                 for off in range(0, b.num_rows, batch_rows):
                     yield b.slice(off, batch_rows)
     except (pa.ArrowException, OSError) as exc:
+        if info.format == CSV:
+            _csv_conversion_error(info, exc)
         raise DcbError(f"cannot read '{info.path}': {short_error(exc)}; the file may be truncated or corrupt") from None
+
+
+def _csv_conversion_error(info: FileInfo, exc: Exception) -> None:
+    """A value that does not fit the type inferred from a CSV column's first rows: name the
+    column, the inferred type and the fix (raises; returns for any other error)."""
+    m = re.match(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to ([^:]+): invalid value '(.*)'",
+                 short_error(exc))
+    if not m or int(m.group(1)) >= len(info.schema.names):
+        return
+    col = info.schema.names[int(m.group(1))]
+    row = f" (row {int(m.group(2)):,})" if m.group(2) else ""
+    raise DcbError(f"CSV column '{col}' of '{info.path}' was read as {m.group(3)} (inferred from its first rows), but "
+                   f"it holds '{m.group(4)}'{row}; set its type: --column-type {col}=string (Python: "
+                   f"dcb_fast.io.sources.column_types({{'{col}': 'string'}}))") from None
