@@ -307,7 +307,7 @@ def test_demo_runs(runner, tmp_path):
     assert "97.8593% of compounds sit in mixed fibers" in res.output
     assert "benchmark covers" in res.output and "measure 'probe_gpu' next" in res.output
     for f in ["audit/summary.json", "audit/report.html", "tox21/fibers.parquet", "benchmark_cert.arrow",
-              "coverage/summary.json", "completion/completion_curve.parquet"]:
+              "coverage-out/summary.json", "completion/completion_curve.parquet"]:
         assert (out / f).exists(), f
 
 

@@ -31,3 +31,38 @@ def test_the_default_suite_deselects_the_browser_tests_and_ci_runs_them():
     # ... and CI installs Chromium, then runs exactly that selection
     ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
     assert ci.index("apt-get install -y -qq chromium") < ci.index("run_pytest no -m browser")
+
+
+# -- item 7: output names that cannot shadow a package ---------------------------------------------
+
+def _coverage_installed() -> bool:
+    code = "import importlib.util as u, sys; s = u.find_spec('coverage'); sys.exit(0 if s and s.origin else 1)"
+    return subprocess.run([sys.executable, "-c", code], cwd="/").returncode == 0
+
+
+def test_the_readme_coverage_output_cannot_shadow_the_package(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    outs = re.findall(r"^dcb coverage .*?(?:--out|-o) (\S+)", readme, flags=re.M)
+    assert outs and all(not os.path.basename(o.rstrip("/")).isidentifier() for o in outs), outs
+    pq.write_table(pa.table({"a": ["x", "y", "x"], "r": ["p", "q", "p"]}), tmp_path / "log.parquet")
+    dcb = [sys.executable, "-c", "from dcb_fast.cli import run; run()"]
+    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
+    subprocess.run(dcb + ["certify", "log.parquet", "-e", "a", "-a", "r", "-o", "cert.arrow", "-q"], cwd=tmp_path,
+                   env=env, check=True, capture_output=True)
+    script = [sys.executable, "-c", "import numba.misc.coverage_support"]  # what numba imports first
+    for name in ("coverage-out", "coverage"):
+        res = subprocess.run(dcb + ["coverage", "cert.arrow", "log.parquet", "-o", name], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        noted = "has the name of the Python package 'coverage'" in res.stderr
+        after = subprocess.run(script, cwd=tmp_path, env=env, capture_output=True, text=True)
+        if name == "coverage-out":
+            assert after.returncode == 0 and not noted, (after.stderr, res.stderr)
+        else:  # the folder shadows the package exactly when it is not installed, and dcb says so
+            shadowed = not _coverage_installed()
+            assert noted == shadowed and (after.returncode != 0) == shadowed, (res.stderr, after.stderr)
+            if shadowed:
+                assert "module 'coverage' has no attribute" in after.stderr

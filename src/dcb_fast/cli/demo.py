@@ -61,7 +61,7 @@ def demo_cmd(out_dir, rows, quiet):
     cert.save(cert_path)
     cov = cert.coverage(log, weight="requests", action="route")
     cm = cov.metrics
-    cov_dir = os.path.join(out_dir, "coverage")
+    cov_dir = os.path.join(out_dir, "coverage-out")  # not "coverage": it would shadow the package (see README)
     cov.write(cov_dir)
     click.echo(f"3. Coverage: a labelled benchmark of {cert.meta['calibration']['n_rows']:,} requests "
                f"({bench}) against the log")

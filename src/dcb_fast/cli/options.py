@@ -152,16 +152,19 @@ def handle_errors(fn):
 
 @contextlib.contextmanager
 def input_notes(quiet: bool):
-    """The library's notes about the input (``InputNote`` warnings, e.g. files skipped in an input
-    directory) become ``note: ...`` lines on stderr; other warnings show as usual."""
+    """The library's notes (``InputNote`` warnings: files skipped in an input directory, an output
+    name that shadows a package) become ``note: ...`` lines on stderr, each once; other warnings
+    show as usual."""
     from ..io.sources import InputNote
 
     with warnings.catch_warnings():
-        shown = warnings.showwarning
+        shown, said = warnings.showwarning, set()
 
         def show(message, category, filename, lineno, file=None, line=None):
             if issubclass(category, InputNote):
-                note(quiet, f"note: {message}")
+                if str(message) not in said:
+                    said.add(str(message))
+                    note(quiet, f"note: {message}")
             else:
                 shown(message, category, filename, lineno, file, line)
 

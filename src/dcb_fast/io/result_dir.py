@@ -44,6 +44,39 @@ def _umask() -> int:
     return mask
 
 
+# packages that dcb_fast's dependencies import when they are installed (numba: coverage; pyarrow:
+# pandas; the report: matplotlib; ...). A directory of that name where Python starts is imported
+# as an empty namespace package when the package is not installed, and the importer then fails
+# (numba: "module 'coverage' has no attribute 'types'").
+OPTIONAL_IMPORTS = frozenset({"coverage", "pandas", "matplotlib", "scipy", "sklearn", "dask", "distributed", "polars",
+                              "duckdb", "psutil", "IPython", "yaml", "cloudpickle", "tbb", "hypothesis", "pytest"})
+
+
+def shadow_note(path: str) -> str | None:
+    """A warning when output directory ``path`` would shadow a package that a dependency imports
+    optionally (None otherwise)."""
+    import importlib.util
+    import sys
+
+    name = os.path.basename(os.path.normpath(path))
+    if name not in OPTIONAL_IMPORTS:
+        return None
+    here = {os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.realpath(os.getcwd())}
+    saved = sys.path[:]
+    try:  # is a real package of that name installed (searched without the output's parent)?
+        sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) not in here]
+        spec = importlib.util.find_spec(name) if name not in sys.modules else sys.modules[name].__spec__
+    except (ImportError, ValueError):
+        spec = None
+    finally:
+        sys.path[:] = saved
+    if spec is not None and spec.origin not in (None, "namespace"):
+        return None
+    return (f"output directory '{path}' has the name of the Python package '{name}', which is not installed: Python "
+            f"started in '{os.path.dirname(os.path.abspath(path))}' imports the directory instead, and numba or "
+            f"pyarrow then fail (e.g. \"module '{name}' has no attribute ...\"); prefer a name such as {name}-out")
+
+
 def check_out_dir(path: str) -> str:
     """Fail before any data is read when ``path`` cannot receive a result set.
 
@@ -77,6 +110,13 @@ def check_out_dir(path: str) -> str:
                 what = f"subdirectory '{subdirs[0]}'" if subdirs else f"'{entries[0]}' and no dcb summary.json"
                 raise DcbError(f"output directory '{path}' holds {what}: it is not a dcb result directory, and dcb "
                                "replaces a result directory as a whole; choose a new or empty --out")
+    why = shadow_note(path)
+    if why:
+        import warnings
+
+        from .sources import InputNote
+
+        warnings.warn(InputNote(why), stacklevel=2)
     return path
 
 

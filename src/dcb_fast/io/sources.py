@@ -190,7 +190,8 @@ def current_column_types() -> dict:
 
 
 class InputNote(UserWarning):
-    """Something about the input the user should hear (the CLI prints it as a ``note:`` line)."""
+    """Something about the input or the outputs the user should hear (the CLI prints it as a
+    ``note:`` line)."""
 
 
 def _dirs(spec) -> list[str]:
