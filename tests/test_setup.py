@@ -66,3 +66,25 @@ def test_the_readme_coverage_output_cannot_shadow_the_package(tmp_path):
             assert noted == shadowed and (after.returncode != 0) == shadowed, (res.stderr, after.stderr)
             if shadowed:
                 assert "module 'coverage' has no attribute" in after.stderr
+
+
+# -- item 8: what a plain install draws ------------------------------------------------------------
+
+def test_demo_without_matplotlib_says_its_report_has_tables_for_plots(tmp_path):
+    from dcb_fast.report.html import MATPLOTLIB_NOTE
+
+    # a plain `pip install .` has no matplotlib: hide it from the dcb process
+    code = "import sys; sys.modules['matplotlib'] = None; from dcb_fast.cli import run; run()"
+    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
+    res = subprocess.run([sys.executable, "-c", code, "demo", "--out", "d", "--rows", "2000"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-2000:]
+    page = (tmp_path / "d" / "audit" / "report.html").read_text(encoding="utf-8")
+    assert "<svg" not in page
+    assert MATPLOTLIB_NOTE in page or MATPLOTLIB_NOTE.replace('"', "&quot;") in page
+    assert ("note: d/audit/report.html shows tables in place of plots: matplotlib is not installed; "
+            'pip install "dcb-fast[report]" adds them') in res.stderr
+    # and the README says what a plain install gives, next to its picture (taken with matplotlib)
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    around = " ".join(readme[readme.index("docs/report.png") - 800: readme.index("docs/report.png")].split())
+    assert "A plain `pip install .`" in around and MATPLOTLIB_NOTE in around

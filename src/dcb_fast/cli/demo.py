@@ -48,6 +48,11 @@ def demo_cmd(out_dir, rows, quiet):
     paths = result.write(audit_dir)
     report = os.path.join(audit_dir, "report.html")
     write_report(report, result.summary, {"fibers": result.fibers})
+    from ..report import plots
+
+    if not plots.available() and not quiet:  # a plain `pip install .`: say why the report has no plots
+        click.echo(f'note: {report} shows tables in place of plots: matplotlib is not installed; '
+                   'pip install "dcb-fast[report]" adds them', err=True)
     click.echo(f"2. Demo request log ({log}): can {', '.join(evidence)} decide the route?")
     click.echo("   (fibers with fewer than 5 rows are thin: not certified)")
     click.echo(render_audit(result.summary))
