@@ -303,3 +303,47 @@ def test_sigint_at_several_points_leaves_the_previous_set_or_a_complete_new_one(
         if sent and label != "first pass":
             assert outcome == "previous", (label, outcomes)
     assert any(sent for _, sent, _ in outcomes), outcomes  # at least one point was caught mid-run
+
+
+# -- every command with --out ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["audit", "MISSING", "-e", "a", "-a", "b"],
+    ["coverage", "MISSING.arrow", "MISSING"],
+    ["complete", "MISSING", "-e", "a", "-a", "b", "-p", "c"],
+    ["sweep", "MISSING", "-e", "a", "-a", "b"],
+    ["replay", "MISSING", "-e", "a", "-a", "b"],
+])
+def test_every_out_is_checked_before_reading(tmp_path, args):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "data.parquet").write_bytes(b"x")
+    args = [a.replace("MISSING", str(tmp_path / "missing")) for a in args]
+    res = invoke(args + ["-o", str(mine)], code=1)
+    assert res.output.startswith(f"Error: output directory '{mine}' holds 'data.parquet' and no dcb summary.json")
+    assert os.listdir(mine) == ["data.parquet"] and leftovers(str(mine)) == []
+
+
+class _Failing:
+    """A table whose writing fails halfway through a set (a full disk, a bug)."""
+
+    def __getattr__(self, name):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_result_set_that_fails_midway_keeps_the_previous_set(log, tmp_path):
+    from dcb_fast.production import CoverageResult
+
+    cert = certify(log, ["lang"], "route")
+    cov = cert.coverage(log)
+    out = tmp_path / "cov-out"
+    cov.write(str(out))
+    before = snapshot(out)
+    assert sorted(before) == ["summary.json", "uncovered_fibers.parquet"]
+    broken = CoverageResult.__new__(CoverageResult)
+    broken.__dict__.update(cov.__dict__)
+    broken.summary = {**cov.summary, "headline": "another run"}
+    broken.by = _Failing()  # written after uncovered_fibers
+    with pytest.raises(OSError):
+        broken.write(str(out))
+    assert snapshot(out) == before and leftovers(str(out)) == []
