@@ -347,3 +347,13 @@ def test_a_result_set_that_fails_midway_keeps_the_previous_set(log, tmp_path):
     with pytest.raises(OSError):
         broken.write(str(out))
     assert snapshot(out) == before and leftovers(str(out)) == []
+
+
+def test_the_current_directory_is_never_replaced(tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in (".", str(tmp_path)):
+        res = invoke(["audit", "missing.parquet", "-e", "a", "-a", "b", "-o", out], code=1)
+        assert res.output == (f"Error: output directory '{out}' is (or holds) the current directory, and dcb replaces "
+                              "a result directory as a whole; choose a subdirectory such as audit-out\n")

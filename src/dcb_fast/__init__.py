@@ -27,6 +27,7 @@ _LAZY = {
     "acquisition_replay": ("dcb_fast.acquisition", "acquisition_replay"),
     "AcquisitionResult": ("dcb_fast.acquisition", "AcquisitionResult"),
     "CoverageResult": ("dcb_fast.production", "CoverageResult"),
+    "read_result_dir": ("dcb_fast.report.saved", "read_result_dir"),
     "DcbError": ("dcb_fast.errors", "DcbError"),
     "parse_rule": ("dcb_fast.rules", "parse_rule"),
     "probe_basis": ("dcb_fast.linear", "probe_basis"),

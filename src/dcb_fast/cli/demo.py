@@ -23,6 +23,7 @@ def demo_cmd(out_dir, rows, quiet):
     from ..auditing import audit
     from ..certificate import certify
     from ..completion import complete
+    from ..io.result_dir import record
     from ..io.writers import prepare_dir
     from ..report.html import write_report
     from ..report.text import render_audit, render_completion
@@ -40,7 +41,7 @@ def demo_cmd(out_dir, rows, quiet):
 
     log = os.path.join(out_dir, f"demo_log_{rows}.parquet")
     if not os.path.exists(log):
-        write_log(log, rows=rows, seed=7, row_group_rows=50_000)
+        record(write_log(log, rows=rows, seed=7, row_group_rows=50_000))
     evidence = EVIDENCE[:4]
     result = audit(log, evidence=evidence, action="route", weight="requests", id="request_id",
                    min_support=5, progress=None if not quiet else False)
@@ -60,7 +61,7 @@ def demo_cmd(out_dir, rows, quiet):
 
     bench = os.path.join(out_dir, "demo_benchmark.parquet")
     if not os.path.exists(bench):
-        write_log(bench, rows=max(rows // 10, 1000), seed=1, row_group_rows=50_000)
+        record(write_log(bench, rows=max(rows // 10, 1000), seed=1, row_group_rows=50_000))
     cert = certify(bench, evidence, "route", min_support=5)
     cert_path = os.path.join(out_dir, "benchmark_cert.arrow")
     cert.save(cert_path)

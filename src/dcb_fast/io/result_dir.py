@@ -4,8 +4,8 @@ A command's ``--out DIR`` set (``summary.json`` and the tables beside it) is bui
 temporary sibling of ``DIR`` and renamed into place at the end; until that rename ``DIR`` keeps its
 previous set, untouched, so an interrupt, a crash or a failed second pass never leaves a mix of two
 runs or a partial set. Every file of a set carries the run's fingerprint (the SHA-256 of its summary,
-so that re-running the same audit writes byte-identical files): Parquet
-and Arrow files in their schema metadata (``dcb_fast.run``), ``summary.json`` in its ``output``
+so that re-running the same audit writes byte-identical files): Parquet files in their schema
+metadata (``dcb_fast.run``), ``summary.json`` in its ``output``
 block, which also lists every file with its size (and, for CSV, which has no metadata, its SHA-256).
 :func:`verify` refuses a directory whose files disagree.
 """
@@ -27,7 +27,7 @@ from ..errors import DcbError
 
 RUN_KEY = b"dcb_fast.run"
 SUMMARY = "summary.json"
-TABLE_EXTENSIONS = (".parquet", ".csv", ".arrow")
+TABLE_EXTENSIONS = (".parquet", ".csv")
 
 # the result sets written (renamed into place) by the running command, for the interrupt message
 committed: list[str] = []
@@ -87,6 +87,10 @@ def check_out_dir(path: str) -> str:
         raise DcbError(f"output directory '{path}' exists and is not a directory; choose another --out")
     final = os.path.realpath(path)
     parent = os.path.dirname(final)
+    cwd = os.path.realpath(os.getcwd())
+    if cwd == final or cwd.startswith(final.rstrip(os.sep) + os.sep):
+        raise DcbError(f"output directory '{path}' is (or holds) the current directory, and dcb replaces a result "
+                       "directory as a whole; choose a subdirectory such as audit-out")
     try:
         up = parent
         while not os.path.lexists(up):
@@ -333,21 +337,18 @@ def verify(path: str) -> dict:
             raise DcbError(f"'{p}' has {os.path.getsize(p):,} bytes, '{spath}' recorded {entry.get('bytes'):,}; {fix}")
         if "sha256" in entry and _sha256(p) != entry["sha256"]:
             raise DcbError(f"'{p}' changed since '{spath}' was written (SHA-256 differs); {fix}")
-        if name.endswith((".parquet", ".arrow")) and _file_run(p) != run:
+        if name.endswith(".parquet") and _file_run(p) != run:
             raise DcbError(f"'{p}' belongs to another run than '{spath}' (run fingerprints differ); {fix}")
     return summary
 
 
 def _file_run(path: str) -> str | None:
-    """The run fingerprint in a Parquet or Arrow file's schema metadata (None without one)."""
+    """The run fingerprint in a Parquet file's schema metadata (None without one, or for CSV)."""
     try:
         if path.endswith(".parquet"):
             import pyarrow.parquet as pq
 
             meta = pq.read_schema(path).metadata
-        elif path.endswith(".arrow"):
-            with pa.memory_map(path) as src:
-                meta = pa.ipc.open_file(src).schema.metadata
         else:
             return None
     except (OSError, pa.ArrowException) as exc:
