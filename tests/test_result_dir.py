@@ -240,6 +240,26 @@ def interrupt(proc, when):
     return proc.returncode, err, sent
 
 
+def reading(proc, path):
+    """True once ``proc`` has the input file open (its first pass has begun; Linux /proc)."""
+    target = os.path.realpath(path)
+
+    def when():
+        try:
+            fds = os.listdir(f"/proc/{proc.pid}/fd")
+        except OSError:
+            return False
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{proc.pid}/fd/{fd}") == target:
+                    return True
+            except OSError:
+                pass
+        return False
+
+    return when
+
+
 def staged(out, name):
     return lambda: any(os.path.exists(os.path.join(t, name)) for t in leftovers(out))
 
@@ -268,41 +288,45 @@ def check_outcome(out, rc, err, before, evidence_new):
     return "new"
 
 
-def test_sigint_at_several_points_leaves_the_previous_set_or_a_complete_new_one(big, tmp_path):
+POINTS = [  # (label, condition for the SIGINT, given the process, the input and the target directory)
+    ("first pass", lambda proc, path, target: reading(proc, path)),
+    ("second pass", lambda proc, path, target: staged(target, "fibers.parquet")),
+    ("cases written", lambda proc, path, target: staged(target, "ambiguous_cases.parquet")),
+]
+
+
+def interrupted_runs(path, targets, before):
+    outcomes = []
+    for (label, when), target in zip(POINTS, targets):
+        proc = start(audit_args(path, EVIDENCE_NEW, target))
+        rc, err, sent = interrupt(proc, when(proc, path, target))
+        outcomes.append((label, sent, check_outcome(target, rc, err, before, EVIDENCE_NEW)))
+    print(outcomes)  # which points were caught (pytest -s shows it)
+    for label, sent, outcome in outcomes:
+        if sent:  # caught while the input was being read or the new set was being built
+            assert outcome == "previous", (label, outcomes)
+    assert sum(sent for _, sent, _ in outcomes) >= 2, outcomes  # the points were caught mid-run
+
+
+def test_sigint_into_an_existing_result_dir_keeps_the_previous_set(big, tmp_path):
     d, path = big
     # a complete earlier set with other evidence (3-column fibers), no cases
     old = str(tmp_path / "old")
     res = subprocess.run(DCB + audit_args(path, EVIDENCE_OLD, old) + ["--no-cases"], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     before = snapshot(old)
-    t0 = time.monotonic()
-    full = str(tmp_path / "full")
-    res = subprocess.run(DCB + audit_args(path, EVIDENCE_NEW, full), capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    first_pass = time.monotonic() - t0
-    outcomes = []
-    points = [  # (label, condition for the SIGINT, given the target directory and the start time)
-        ("first pass", lambda target, t1: lambda: time.monotonic() - t1 > 0.3 * first_pass),
-        ("second pass", lambda target, t1: staged(target, "fibers.parquet")),
-        ("cases written", lambda target, t1: staged(target, "ambiguous_cases.parquet")),
-    ]
-    for i, (label, when) in enumerate(points):
-        target = str(tmp_path / f"into-{i}")
-        shutil.copytree(old, target)
-        t1 = time.monotonic()
-        rc, err, sent = interrupt(start(audit_args(path, EVIDENCE_NEW, target)), when(target, t1))
-        outcomes.append((label, sent, check_outcome(target, rc, err, before, EVIDENCE_NEW)))
-    # and into a directory that does not exist yet: nothing, or the complete set
-    fresh = str(tmp_path / "fresh")
-    proc = start(audit_args(path, EVIDENCE_NEW, fresh))
-    rc, err, sent = interrupt(proc, staged(fresh, "fibers.parquet"))
-    outcomes.append(("fresh", sent, check_outcome(fresh, rc, err, None, EVIDENCE_NEW)))
-    # an interrupt while the new set was still being built (its staging directory held the file)
-    # keeps the previous set, or, into a new directory, writes nothing
-    for label, sent, outcome in outcomes:
-        if sent and label != "first pass":
-            assert outcome == "previous", (label, outcomes)
-    assert any(sent for _, sent, _ in outcomes), outcomes  # at least one point was caught mid-run
+    targets = [str(tmp_path / f"into-{i}") for i in range(len(POINTS))]
+    for t in targets:
+        shutil.copytree(old, t)
+    interrupted_runs(path, targets, before)
+    # a run to the end into the same set: the complete new set replaces it
+    res = subprocess.run(DCB + audit_args(path, EVIDENCE_NEW, old), capture_output=True, text=True)
+    assert check_outcome(old, res.returncode, res.stderr, before, EVIDENCE_NEW) == "new"
+
+
+def test_sigint_into_a_new_dir_writes_nothing(big, tmp_path):
+    d, path = big
+    interrupted_runs(path, [str(tmp_path / f"fresh-{i}") for i in range(len(POINTS))], None)
 
 
 # -- every command with --out ---------------------------------------------------------------------
@@ -357,3 +381,24 @@ def test_the_current_directory_is_never_replaced(tmp_path, monkeypatch):
         res = invoke(["audit", "missing.parquet", "-e", "a", "-a", "b", "-o", out], code=1)
         assert res.output == (f"Error: output directory '{out}' is (or holds) the current directory, and dcb replaces "
                               "a result directory as a whole; choose a subdirectory such as audit-out\n")
+
+
+def test_the_interrupt_message_names_what_was_written(tmp_path, capsys):
+    from dcb_fast.cli.options import handle_errors
+
+    out = str(tmp_path / "o")
+
+    @handle_errors
+    def command(commit: bool):
+        if commit:
+            with ResultDir(out, {"kind": "audit", "dcb_fast_version": "0"}) as rd:
+                rd.commit()
+        raise KeyboardInterrupt
+
+    for commit, message in [(False, "Interrupted; no output was written (an existing --out directory keeps its "
+                                    "previous results)."),
+                            (True, f"Interrupted; complete results were written to {out} before the interrupt; "
+                                   "nothing else was written.")]:
+        with pytest.raises(SystemExit) as stop:
+            command(commit)
+        assert stop.value.code == 130 and capsys.readouterr().err == message + "\n"
