@@ -16,8 +16,8 @@ import contextlib
 import contextvars
 import glob as _glob
 import hashlib
-import re
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
