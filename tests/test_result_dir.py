@@ -337,6 +337,7 @@ def test_sigint_into_a_new_dir_writes_nothing(big, tmp_path):
     ["complete", "MISSING", "-e", "a", "-a", "b", "-p", "c"],
     ["sweep", "MISSING", "-e", "a", "-a", "b"],
     ["replay", "MISSING", "-e", "a", "-a", "b"],
+    ["acquire", "MISSING", "-e", "a", "-a", "b", "-p", "c"],
 ])
 def test_every_out_is_checked_before_reading(tmp_path, args):
     mine = tmp_path / "mine"

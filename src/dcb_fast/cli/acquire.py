@@ -7,20 +7,20 @@ import json
 
 import click
 
-from .options import _csv_list, handle_errors, note, reading
+from .options import Command, handle_errors, list_option, note, reading
 from .report import check_report_path, emit_report, report_option
 
 
-@click.command("acquire")
+@click.command("acquire", cls=Command)
 @click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
-@click.option("--evidence", "-e", required=True, callback=_csv_list, metavar="COLS",
-              help="Evidence columns, comma-separated (step 0 of every policy).")
+@list_option("--evidence", "-e", required=True, metavar="COLS",
+             help="Evidence columns, comma-separated or repeated (step 0 of every policy).")
 @click.option("--action", "-a", required=True, metavar="COL", help="The action (true label) column.")
-@click.option("--probes", "-p", required=True, callback=_csv_list, metavar="COLS",
-              help="Candidate probe columns, comma-separated.")
-@click.option("--policy", "policies", callback=_csv_list, default=None, metavar="NAMES",
-              help="Policies, comma-separated: response_rank, uncertainty, diversity, benchmark_aligned, random, "
-                   "oracle [default: all].")
+@list_option("--probes", "-p", required=True, metavar="COLS",
+             help="Candidate probe columns, comma-separated or repeated.")
+@list_option("--policy", "policies", metavar="NAMES",
+             help="Policies, comma-separated or repeated: response_rank, uncertainty, diversity, benchmark_aligned, "
+                  "random, oracle [default: all].")
 @click.option("--weight", "-w", default=None, metavar="COL")
 @click.option("--nulls", type=click.Choice(["drop", "value"]), default="drop", show_default=True)
 @click.option("--splits", "-n", type=click.IntRange(min=1), default=100, show_default=True)
@@ -54,9 +54,9 @@ def acquire_cmd(source, evidence, action, probes, policies, weight, nulls, split
 
     check_report_path(report_path)
     if out_dir is not None:
-        from ..io.writers import prepare_dir
+        from ..io.result_dir import check_out_dir
 
-        prepare_dir(out_dir)
+        check_out_dir(out_dir)
     result = acquisition_replay(list(source), evidence, action, probes, policies=policies, splits=splits,
                                 calib_fraction=calib_fraction, seed=seed, split=split, min_support=min_support,
                                 tie_break=tie_break, weight=weight, nulls=nulls, batch_rows=batch_rows,
