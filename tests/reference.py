@@ -136,10 +136,8 @@ def greedy_completion_oracle(rows, evidence, action, probes, weight=None, min_su
         scored = []
         for p in pool:
             c, _ = certified(selected + [p])
-            merit = (c - cert) / Fraction(costs.get(p, 1.0)) if costs else c
-            scored.append((merit, p, c))
-        best = max(m for m, _, _ in scored)
-        _, p, cert = next(s for s in scored if s[0] == best)
+            scored.append((p, c))
+        p, cert = pick_probe_oracle(scored, cert, costs)
         pool.remove(p)
         selected.append(p)
         curve.append((p, float(cert / total)))
@@ -435,3 +433,112 @@ def acquisition_oracle(df, evidence, action, probes, policy, cal_mask, min_suppo
             q = tied[0] if tie_break == "first" else tied[-1]
         selected.append(q)
         remaining.remove(q)
+
+
+# --- coverage and costed completion (SPEC sections 4 and 5) ---
+
+
+def pick_probe_oracle(scored, certified_now, costs=None):
+    """One greedy step of SPEC 5 from ``[(probe, certified weight)]``: the most certified
+    weight (ties: lexical name); with costs, the largest gain / cost among probes that gain
+    (ties: name), and when none gains the largest gain, ties by lower cost, then name."""
+    if not costs:
+        return min(scored, key=lambda pc: (-pc[1], pc[0]))
+    def cost(p):
+        return Fraction(costs.get(p, 1.0))
+    gaining = [(p, c) for p, c in scored if c - certified_now > 0]
+    if gaining:
+        return min(gaining, key=lambda pc: (-(pc[1] - certified_now) / cost(pc[0]), pc[0]))
+    return min(scored, key=lambda pc: (-(pc[1] - certified_now), cost(pc[0]), pc[0]))
+
+
+def _key(row, evidence):
+    return tuple(norm(row[c]) for c in evidence)
+
+
+def certificate_oracle(rows, evidence, action, weight=None, min_support=1):
+    """{key: (class, certified action or None, majority action)} and the global majority, from
+    calibration rows by plain dict grouping (nulls dropped). The majority of a fiber and the
+    global majority are the actions with the largest weight (ties: the smallest value); the
+    global majority is taken over all calibration rows, not over fiber majorities."""
+    fib = defaultdict(lambda: defaultdict(lambda: [0, Fraction(0)]))
+    total = defaultdict(Fraction)
+    for r in rows:
+        key, a = _key(r, evidence), norm(r[action])
+        w = r[weight] if weight else 1
+        if w is None or a is None or any(v is None for v in key):
+            continue
+        fib[key][a][0] += 1
+        fib[key][a][1] += Fraction(w)
+        total[a] += Fraction(w)
+    out = {}
+    for key, cells in fib.items():
+        support = sum(c[0] for c in cells.values())
+        major = min(cells, key=lambda a: (-cells[a][1], a))
+        if support < min_support:
+            out[key] = ("thin", None, major)
+        elif len(cells) > 1:
+            out[key] = ("ambiguous", None, major)
+        else:
+            out[key] = ("certified", major, major)
+    glob = min(total, key=lambda a: (-total[a], a)) if total else None
+    return out, glob
+
+
+def coverage_oracle(cal_rows, prod_rows, evidence, action, cal_weight=None, weight=None, prod_action=None,
+                    min_support=1):
+    """The coverage metrics of SPEC section 4, one production row at a time: a row without a
+    weight is dropped (its traffic is unknown); a row with a null evidence value is unseen (and
+    counted in ``null_evidence_fraction``); the four classes partition all production weight.
+    False decisions are shares of the labelled weight (rows whose true action is not null)."""
+    cert, glob = certificate_oracle(cal_rows, evidence, action, cal_weight, min_support)
+    by_class = defaultdict(Fraction)
+    by_action = defaultdict(Fraction)
+    null_ev = labelled = cert_labelled = Fraction(0)
+    fd = defaultdict(Fraction)
+    n_rows = dropped = 0
+    for r in prod_rows:
+        w = r[weight] if weight else 1
+        if w is None:
+            dropped += 1
+            continue
+        w = Fraction(w)
+        n_rows += 1
+        key = _key(r, evidence)
+        if any(v is None for v in key):
+            null_ev += w
+        cls, act, major = cert.get(key, ("unseen", None, glob))
+        by_class[cls] += w
+        if cls == "certified":
+            by_action[label(act)] += w
+        if prod_action is None:
+            continue
+        truth = norm(r[prod_action])
+        if truth is None:
+            continue
+        labelled += w
+        if cls == "certified":
+            cert_labelled += w
+            fd["certificate"] += w * (truth != act)
+        fd["fiber_majority"] += w * (truth != major)
+        fd["global_majority"] += w * (truth != glob)
+    W = sum(by_class.values())
+    out = {
+        "n_rows": n_rows, "dropped_rows": dropped, "total_weight": float(W),
+        "benchmark_coverage": float((W - by_class["unseen"]) / W),
+        "certified_coverage": float(by_class["certified"] / W),
+        "ambiguous_coverage": float(by_class["ambiguous"] / W),
+        "thin_coverage": float(by_class["thin"] / W),
+        "unseen_fraction": float(by_class["unseen"] / W),
+        "null_evidence_fraction": float(null_ev / W),
+        "certified_coverage_by_action": {a: float(v / W) for a, v in by_action.items()},
+    }
+    if prod_action is not None:
+        out["false_decisions"] = {
+            "certificate": float(fd["certificate"] / labelled), "fiber_majority": float(fd["fiber_majority"] / labelled),
+            "global_majority": float(fd["global_majority"] / labelled),
+            "certify_then_acquire": float(fd["certificate"] / labelled)}
+        out["error_among_certified"] = float(fd["certificate"] / cert_labelled) if cert_labelled else 0.0
+        out["acquisitions"] = float((W - by_class["certified"]) / W)
+        out["labelled_fraction"] = float(labelled / W)
+    return out

@@ -36,8 +36,8 @@ def key_space(cells):
 def _audit_or_empty(table, ev, act, w, **kw):
     try:
         return audit(table, evidence=ev, action=act, weight=w, **kw)
-    except DcbError as exc:
-        assert "no rows" in str(exc) or "empty input" in str(exc)
+    except DcbError as exc:  # nothing kept, or a total weight of zero (every fraction undefined)
+        assert "no rows" in str(exc) or "empty input" in str(exc) or f"weight column '{w}' sums to 0" in str(exc)
         return None
 
 
@@ -51,7 +51,7 @@ def test_matches_oracle(data, min_support, thin, nulls, cells, batch):
     with key_space(cells):
         got = _audit_or_empty(table, ev, act, w, min_support=min_support, thin=thin, nulls=nulls, batch_rows=batch)
     if got is None:
-        assert want["n_rows"] == 0
+        assert want["n_rows"] == 0 or want["total_weight"] == 0
         return
     compare_metrics(got.metrics, want)
 
@@ -62,7 +62,7 @@ def test_fiber_table_matches_oracle(data, nulls):
     got = _audit_or_empty(table, ev, act, w, nulls=nulls)
     want = fiber_rows_oracle(rows, ev, act, w, nulls)
     if got is None:
-        assert not want
+        assert not want or audit_oracle(rows, ev, act, w, nulls=nulls)["total_weight"] == 0
         return
     f = got.fibers.to_pydict()
     seen = {}
@@ -114,7 +114,7 @@ def test_any_split_merged_in_any_order(data, cuts, rnd, serialize):
     if parts:
         merged.merge(parts[0])
     if base is None:
-        assert merged.n_rows == 0
+        assert merged.n_rows == 0 or audit_oracle(rows, ev, act, w)["total_weight"] == 0
         return
     got = AuditResult.from_state(merged)
     assert got.metrics == base.metrics

@@ -59,16 +59,18 @@ def _oracle(cal, prod, s, weight=True):
              f as (select a, b, sum(n) n, count(*) nact, arg_max(d, wt) maj from cells group by all)
         select a, b, case when n < {s} then 'thin' when nact > 1 then 'ambiguous' else 'certified' end cls,
                case when n >= {s} and nact = 1 then maj end act from f""")
+    # every production row is traffic (SPEC 4): null evidence finds no calibration key (unseen);
+    # false decisions are counted over the rows whose true action is known
+    pw = "p.w" if weight else "1.0::double"
     rows = con.execute(f"""
-        select coalesce(f.cls, 'unseen') cls, sum({"p.w" if weight else "1.0::double"}) w,
-               sum(case when f.cls = 'certified' and p.d is distinct from f.act then {'p.w' if weight else '1.0::double'}
-                   else 0 end) fd
+        select coalesce(f.cls, 'unseen') cls, sum({pw}) w,
+               sum(case when f.cls = 'certified' and p.d is not null and p.d <> f.act then {pw} else 0 end) fd,
+               sum(case when p.d is not null then {pw} else 0 end) lab
         from prod p left join fib f on p.a = f.a and p.b = f.b
-        where p.a is not null and p.b is not null and p.d is not null
         group by all""").fetchall()
     tot = sum(r[1] for r in rows)
     by = {r[0]: r[1] / tot for r in rows}
-    fd = sum(r[2] for r in rows) / tot
+    fd = sum(r[2] for r in rows) / sum(r[3] for r in rows)
     return {"certified": by.get("certified", 0.0), "ambiguous": by.get("ambiguous", 0.0),
             "thin": by.get("thin", 0.0), "unseen": by.get("unseen", 0.0), "fd_cert": fd}
 

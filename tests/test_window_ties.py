@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from dcb_fast import audit, certify, sweep
 from dcb_fast.errors import DcbError
@@ -128,6 +128,7 @@ def tied_tables(draw, max_rows=50):
     acts = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
     w = draw(st.one_of(st.none(), st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.25]), min_size=n, max_size=n),
                        st.lists(st.sampled_from([0, 1, 3, 7]), min_size=n, max_size=n)))  # request counts
+    assume(w is None or any(w))  # a total weight of zero is an error (issue 14 item 8: tests/test_right_answers)
     cols = {"v": pa.array(v, pa.float64()), "d": acts}
     if w is not None:
         cols["w"] = pa.array(w, pa.int64() if isinstance(w[0], int) else pa.float64())
@@ -227,6 +228,8 @@ def test_sweep_models_row_order_and_model_names(data, rule, rnd, batch_rows):
     renamed: each model's row is the sweep of its rows alone."""
     t, v, a, w = data
     models = [rnd.choice(["m0", "m1", "m2"]) for _ in range(t.num_rows)]
+    # a model whose rows weigh 0 in all is an error (issue 14 item 8): every model carries weight here
+    assume(w is None or all(any(x for x, mm in zip(w, models) if mm == m) for m in set(models)))
     t = t.append_column("model", pa.array(models))
     perm = list(range(t.num_rows))
     rnd.shuffle(perm)

@@ -24,7 +24,7 @@ from .kernels import counting as kc
 from .kernels import refine as kr
 from .kernels.hashing import weights_to_fixed
 from .kernels.sorting import lexsort
-from .metrics import canonical_order
+from .metrics import canonical_order, zero_weight_message
 from .progress import Progress
 from .results import Result
 
@@ -232,6 +232,8 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     atoms = Atoms(state, canonical=held, counts=held)
     threads = threads or state.threads
     if held:
+        if weight and not (atoms.whi.any() or atoms.wlo.any()):
+            raise DcbError(zero_weight_message(weight, state.n_rows))
         cal, test = _split(atoms, holdout, seed, weight)
         atoms.attach(cc=cal[0], chi=cal[1], clo=cal[2], tc=test[0], thi=test[1], tlo=test[2])
         atoms.summarize("s_", *cal)  # probes are chosen on the calibration part
@@ -245,6 +247,12 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     skip = thin == "skip"
     seg = atoms.segments(len(evidence))
     current = atoms.score(seg, None, "s_", min_support, skip)
+    if current["_total"] == 0:  # every fraction would be 0 / 0
+        if not held:
+            raise DcbError(zero_weight_message(weight, state.n_rows))
+        raise DcbError(f"the calibration part (holdout {holdout}, seed {seed}) has " +
+                       (f"a total weight of 0 in weight column '{weight}'" if weight else "no rows") +
+                       ": fractions of zero weight are undefined; lower --holdout or give more rows a positive weight")
     curve = [{"step": 0, "probe": None, "cost": 0.0, **_public(current)}]
     if held:
         curve[0].update(heldout_figures(seg))
@@ -253,13 +261,7 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     while pool and not (target is not None and current["certifiable_fraction"] >= target):
         results = parallel_map(lambda p: (p, atoms.score(seg, p, "s_", min_support, skip)), pool, threads)
 
-        def merit(item):
-            p, sc = item
-            gain = sc["_certified"] - current["_certified"]  # exact, in units of 2**-64 weight
-            return (gain / float(costs.get(p, 1.0))) if costs else sc["_certified"]
-
-        best = max(merit(r) for r in results)
-        p, current = next(r for r in results if merit(r) == best)  # pool is sorted: lexical ties
+        p, current = _pick(results, current["_certified"], costs)
         seg = atoms.split(seg, p)
         pool.remove(p)
         chosen.append(p)
@@ -322,6 +324,23 @@ def _codes_and_summaries(state: FiberState, prefix: str) -> dict:
     return {"codes": codes, **out}
 
 
+def _pick(results, certified_now: int, costs: dict):
+    """The next probe of a greedy step (SPEC section 5), from ``(probe, score)`` pairs in name
+    order. Without costs: the most certified weight, ties by name. With costs: the largest gain
+    per unit cost among the probes that gain; when none gains (a falling or flat curve), the
+    largest gain (the smallest loss), ties by lower cost, then name. Dividing a loss by a cost
+    would prefer a costly probe that loses more (-0.5 / 10 beats -0.25 / 1)."""
+    if not costs:
+        best = max(sc["_certified"] for _, sc in results)
+        return next(r for r in results if r[1]["_certified"] == best)
+    gain = {p: sc["_certified"] - certified_now for p, sc in results}  # exact, in units of 2**-64
+    cost = {p: float(costs.get(p, 1.0)) for p, _ in results}
+    gaining = [r for r in results if gain[r[0]] > 0]
+    if gaining:
+        return max(gaining, key=lambda r: gain[r[0]] / cost[r[0]])  # max keeps the first of ties: by name
+    return min(results, key=lambda r: (-gain[r[0]], cost[r[0]], r[0]))
+
+
 def _public(sc: dict) -> dict:
     return {k: v for k, v in sc.items() if not k.startswith("_")}
 
@@ -331,10 +350,17 @@ def _split(atoms: Atoms, fraction: float, seed: int, weight: str | None):
     held out, drawn as a uniformly random subset (multivariate hypergeometric over the
     (atom, action) cells, which is what a random permutation of the rows gives)."""
     counts = atoms.counts
-    flat = counts.ravel()
+    # the cells are walked in canonical order (atoms by value, then actions by value), never in
+    # the order actions were first met: the split depends on the rows' multiset and the seed only
+    ranks = atoms.state.action_encoder.sort_ranks()
+    ranks = np.concatenate([ranks, np.arange(len(ranks), counts.shape[1])])[: counts.shape[1]]
+    cols = np.argsort(ranks, kind="stable")
+    flat = np.ascontiguousarray(counts[:, cols]).ravel()
     n = int(flat.sum())
     rng = np.random.default_rng(seed)
-    held = rng.multivariate_hypergeometric(flat, int(round(fraction * n)), method="marginals").reshape(counts.shape)
+    drawn = rng.multivariate_hypergeometric(flat, int(round(fraction * n)), method="marginals")
+    held = np.empty_like(counts)
+    held[:, cols] = drawn.reshape(counts.shape)
     cal = counts - held
     if weight is None:
         z = np.zeros(counts.shape, np.uint64)

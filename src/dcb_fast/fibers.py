@@ -501,7 +501,10 @@ def _weights(col: pa.Array, name: str, out: np.ndarray | None = None):
     if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)):
         raise DcbError(f"weight column '{name}' has type {t}; it must be numeric (a count or a share of traffic)")
     null_w = None
-    if col.null_count:
+    if pa.types.is_null(t):  # an all-null column (a file whose weights are all missing): no value at all
+        col, t = pa.array(np.zeros(len(col)), pa.float64()), pa.float64()
+        null_w = np.ones(len(col), dtype=bool)
+    elif col.null_count:
         null_w = ~A.np_values(col.is_valid())
         col = col.fill_null(0)
     raw = A.np_values(col)

@@ -25,6 +25,18 @@ def ratio(num: int, den: int) -> float:
     return num / den if den else 0.0
 
 
+def zero_weight_message(weight, n_rows: int, what: str = "rows") -> str:
+    """The one-line error for a total weight of zero: every fraction of it is undefined."""
+    return (f"weight column '{weight}' sums to 0 over the {n_rows:,} {what} kept: fractions of zero weight are "
+            "undefined; give some rows a positive weight, or drop the weight column to count rows")
+
+
+def check_total_weight(total: int, weight, n_rows: int, what: str = "rows") -> None:
+    """Refuse a total weight of zero (SPEC section 2: all fractions are of the total weight)."""
+    if total == 0 and n_rows > 0:
+        raise DcbError(zero_weight_message(weight, n_rows, what))
+
+
 def as_float(total: int) -> float:
     return total / _SCALE
 
@@ -110,6 +122,7 @@ def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bi
         return int(acc[row, 0]) * _SCALE + int(np.uint64(acc[row, 1]))
 
     W = total(kf.ACC_TOTAL)
+    check_total_weight(W, state.weight, state.n_rows)
     # actions seen only in dropped rows may have codes beyond the counted columns
     present = [a for a in np.argsort(arank) if a < state._na and cnt[kf.CNT_ACTION + 3 * a] > 0]
     certified_weight, certified_rows, certified_fibers, prevalence = {}, {}, {}, {}

@@ -6,6 +6,12 @@ fiber rules (so it runs on the audit engine: exact, parallel, mergeable, bounded
 of production fibers), and the join with the certificate happens per production fiber, not per
 row. A production value never seen in calibration (a new string, a new category, a number
 outside the calibration bins) makes its fiber *unseen*: never an error, never a wrong match.
+
+Every production row is traffic: the log is counted with nulls kept as values whatever the
+certificate's null policy, so a row with a null evidence value stays in the totals (unseen under
+``nulls=drop``, and reported as ``null_evidence_fraction``) and the certified / ambiguous / thin /
+unseen fractions partition all production weight. Only a row without a weight (its traffic is
+unknown) is dropped, and counted in ``dropped_rows``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from .io import arrow as A
 from .io.encoding import ColumnEncoder
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .kernels import sums as ks
-from .metrics import _label, evidence_columns
+from .metrics import _label, evidence_columns, zero_weight_message
 from .progress import Progress
 from .results import Result
 
@@ -58,10 +64,14 @@ def coverage(cert: Certificate | str, source, weight=None, action=None, by=None,
 
     Reports, weighted by ``weight`` (traffic per row): ``benchmark_coverage`` (keys that occur in
     calibration), ``certified_coverage`` (keys whose action the calibration determines),
-    ``ambiguous_coverage``, ``thin_coverage``, ``unseen_fraction``; per certified action; the
+    ``ambiguous_coverage``, ``thin_coverage``, ``unseen_fraction`` (the last four partition all
+    production weight; a row with a null evidence value is unseen when the certificate drops
+    nulls, and its weight is also reported as ``null_evidence_fraction``); per certified action; the
     production fibers ranked by uncovered traffic; with ``action`` (the true action, when the log
     has it) the false decisions of acting on the certificate, on the calibration fiber majority
-    and on the global majority; with ``by`` the same figures per value of that column.
+    and on the global majority (the action with the largest calibration weight), as shares of the
+    labelled traffic (rows whose true action is not null); with ``by`` the same figures per value
+    of that column.
 
     >>> from dcb_fast.certificate import certify
     >>> cal = pa.table({"lang": ["en", "en", "fr", "de"], "route": ["a", "b", "a", "a"]})
@@ -96,11 +106,13 @@ def coverage(cert: Certificate | str, source, weight=None, action=None, by=None,
     rules = {c: cert.rules[c] for c in ev}
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
         state = run_partials(src.batches(columns),
-                             lambda: FiberState(key_cols, action, weight, cert.nulls, rules, shards=threads,
+                             # nulls kept as values: a null-evidence row is traffic (unseen), never dropped
+                             lambda: FiberState(key_cols, action, weight, "value", rules, shards=threads,
                                                 expected_rows=src.total_rows),
                              progress=bar, labels=dict(src.parts()))
     if state.n_rows == 0:
-        raise DcbError("empty production input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
+        raise DcbError("empty production input: no rows" +
+                       (f" left: every row has a null in weight column '{weight}'" if state.rows_read else ""))
     return _finalize(cert, cert_path, state, src, weight, action, by, top_k)
 
 
@@ -157,9 +169,12 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
     cls = np.full(nf, UNSEEN, dtype=np.int64)
     cls[seen] = cert_cls[crow[seen]]
 
-    acc = np.zeros((4, 2), np.int64)
+    acc = np.zeros((5, 2), np.int64)
     ks.group_sum128(cls, tot_hi, tot_lo, acc)
+    ks.group_sum128(np.where(_null_evidence(state, keys, len(ev)), 4, -1).astype(np.int64), tot_hi, tot_lo, acc)
     W = sum(_total(acc, g) for g in range(4))
+    if W == 0:
+        raise DcbError(zero_weight_message(weight, int(rows.sum()), "production rows"))
 
     def frac(x: int) -> float:
         return x / W if W else 0.0
@@ -177,7 +192,10 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
     ks.group_sum128(np.where(cls == 0, fiber_action, -1), tot_hi, tot_lo, acc_a)
     labels = [_label(v) for v in action_vals.to_pylist()]
     order = np.argsort(aenc.sort_ranks())
-    by_action = {labels[a]: frac(_total(acc_a, a)) for a in order if amap.size}
+    # every action some calibration fiber certifies (0 when no traffic hits those fibers); an
+    # action that is only the majority of mixed or thin fibers certifies nothing and is not listed
+    certifiable = set(np.unique(cert_action_code[cert_action_code >= 0]).tolist())
+    by_action = {labels[a]: frac(_total(acc_a, a)) for a in order if int(a) in certifiable}
 
     metrics = {
         "n_rows": int(rows.sum()),
@@ -189,13 +207,14 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
         "ambiguous_coverage": frac(_total(acc, 1)),
         "thin_coverage": frac(_total(acc, 2)),
         "unseen_fraction": frac(_total(acc, UNSEEN)),
+        "null_evidence_fraction": frac(_total(acc, 4)),
         "certified_coverage_by_action": by_action,
         "fibers_by_class": {CLASS_NAMES[g]: int((cls == g).sum()) for g in range(4)},
     }
 
     if action:
         metrics.update(_false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen,
-                                        cert_action_code, cert_major_code, aenc, W))
+                                        cert_action_code, cert_major_code, aenc, W, action))
 
     def uncovered(limit=None):
         return _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen, limit)
@@ -226,49 +245,82 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
     return CoverageResult(summary, uncovered, by_table)
 
 
+def _null_evidence(state, keys, k) -> np.ndarray:
+    """Per production fiber: does one of its ``k`` evidence values hold a null (or NaN)?"""
+    out = np.zeros(keys.shape[0], dtype=bool)
+    for j, enc in enumerate(state.encoders[:k]):
+        if enc.null_code >= 0:
+            out |= keys[:, j] == enc.null_code
+    return out
+
+
 def _false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen, cert_action_code, cert_major_code,
-                     aenc, W):
-    """False decisions (weight share) of acting on the certificate, the calibration fiber
-    majority and the global majority, and the acquisitions certify-then-acquire needs."""
+                     aenc, W, action):
+    """False decisions (shares of the labelled weight) of acting on the certificate, the
+    calibration fiber majority and the global majority, and the acquisitions
+    certify-then-acquire needs (a share of all weight).
+
+    Every chosen action is mapped to a production action code: a certificate action by value,
+    the global majority (which may win no calibration fiber, and so need not be among the
+    certificate's fiber majorities) by its label. An action that never occurs in the log is
+    wrong on every labelled row. Under ``nulls=drop`` a null true action is no label: those rows
+    count as traffic (in ``W`` and the acquisitions) but are neither right nor wrong."""
     nf = len(cls)
-    # production action codes -> certificate action codes, and back
     pvals = state.action_encoder.values()
-    p2c = aenc.encode(pvals, insert=False)
+    p2c = aenc.encode(pvals, insert=False)  # production action code -> certificate code
     c2p = np.full(max(len(aenc), 1), -1, dtype=np.int64)
     for p, c in enumerate(p2c):
         if c >= 0:
             c2p[c] = p
-    def fd(chosen_cert_code, mask):
-        chosen = np.where(chosen_cert_code >= 0, c2p[np.maximum(chosen_cert_code, 0)], -1).astype(np.int64)
+
+    def to_prod(cert_codes):
+        return np.where(cert_codes >= 0, c2p[np.maximum(cert_codes, 0)], -1).astype(np.int64)
+
+    def weight_not(chosen, base_hi, base_lo, mask):
         out_hi, out_lo = np.empty(nf, np.int64), np.empty(nf, np.uint64)
-        ks.minus_chosen(tot_hi, tot_lo, whi, wlo, chosen, out_hi, out_lo)
+        ks.minus_chosen(base_hi, base_lo, whi, wlo, chosen, out_hi, out_lo)
         acc = np.zeros((1, 2), np.int64)
         ks.group_sum128(np.where(mask, 0, -1).astype(np.int64), out_hi, out_lo, acc)
-        return _total(acc, 0)
+        return _total(acc, 0), out_hi, out_lo
+
+    everywhere = np.ones(nf, bool)
+    null_action = state.action_encoder.null_code if cert.nulls == "drop" else -1
+    if null_action >= 0:  # the labelled weight of each fiber: all but its null-action weight
+        L, lab_hi, lab_lo = weight_not(np.full(nf, null_action, np.int64), tot_hi, tot_lo, everywhere)
+    else:
+        L, lab_hi, lab_lo = W, tot_hi, tot_lo
+    if L == 0:
+        raise DcbError(f"action column '{action}' is null on every production row: there is no true action to "
+                       "count false decisions against; drop --action or pass a labelled log")
+
+    def fd(chosen, mask):
+        return weight_not(chosen, lab_hi, lab_lo, mask)[0]
 
     glabel = cert.meta.get("global_majority")
-    labels = [_label(v) for v in aenc.values().to_pylist()]
-    gcode = labels.index(glabel) if glabel in labels else -1
+    plabels = [_label(v) for v in pvals.to_pylist()]
+    gcode = next((p for p, lab in enumerate(plabels) if lab == glabel and p != null_action), -1)
     certified = cls == 0
     act_cert = np.full(nf, -1, np.int64)
-    act_cert[seen] = cert_action_code[crow[seen]]
-    act_major = np.full(nf, gcode, np.int64)
-    act_major[seen] = cert_major_code[crow[seen]]
+    act_cert[seen] = to_prod(cert_action_code[crow[seen]])
+    act_major = np.full(nf, gcode, np.int64)  # unseen: the global majority
+    act_major[seen] = to_prod(cert_major_code[crow[seen]])
     fd_cert = fd(act_cert, certified)
-    fd_major = fd(act_major, np.ones(nf, bool))
-    fd_global = fd(np.full(nf, gcode, np.int64), np.ones(nf, bool))
-    acc = np.zeros((1, 2), np.int64)
+    fd_major = fd(act_major, everywhere)
+    fd_global = fd(np.full(nf, gcode, np.int64), everywhere)
+    acc = np.zeros((2, 2), np.int64)
     ks.group_sum128(np.where(certified, 0, -1).astype(np.int64), tot_hi, tot_lo, acc)
-    w_cert = _total(acc, 0)
+    ks.group_sum128(np.where(certified, 1, -1).astype(np.int64), lab_hi, lab_lo, acc)
+    w_cert, l_cert = _total(acc, 0), _total(acc, 1)
     return {
         "false_decisions": {
-            "certificate": fd_cert / W if W else 0.0,
-            "fiber_majority": fd_major / W if W else 0.0,
-            "global_majority": fd_global / W if W else 0.0,
-            "certify_then_acquire": fd_cert / W if W else 0.0,
+            "certificate": fd_cert / L,
+            "fiber_majority": fd_major / L,
+            "global_majority": fd_global / L,
+            "certify_then_acquire": fd_cert / L,
         },
-        "error_among_certified": fd_cert / w_cert if w_cert else 0.0,
-        "acquisitions": (W - w_cert) / W if W else 0.0,
+        "error_among_certified": fd_cert / l_cert if l_cert else 0.0,
+        "acquisitions": (W - w_cert) / W,
+        "labelled_fraction": L / W,
     }
 
 
@@ -292,9 +344,12 @@ def _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen, l
     if limit is not None and len(sel) > limit:  # only the heaviest: partial selection, then sort those
         keep = np.sort(np.argpartition(-weight, limit - 1)[:limit]) if limit > 0 else np.zeros(0, np.int64)
         cut = weight[keep].min() if len(keep) else np.inf
-        keep = np.nonzero(weight >= cut)[0]  # ties at the cut stay, sorted below by position
+        keep = np.nonzero(weight >= cut)[0]  # ties at the cut stay, sorted below by value
         sel, weight, g_rows = sel[keep], weight[keep], g_rows[keep]
-    order = np.lexsort((np.arange(len(sel)), -weight)) if len(sel) else np.zeros(0, np.int64)
+    # ties in traffic by evidence values (canonical order, null last), never by a fiber's position
+    # in the state, which depends on the input's row order and batching
+    ranks = [state.encoders[j].sort_ranks()[keys[sel, j]] for j in reversed(range(k))] if len(sel) else []
+    order = np.lexsort((*ranks, -weight)) if len(sel) else np.zeros(0, np.int64)
     fib = sel[order]
     cols = evidence_columns(state, keys, fib, cert.evidence, cert.rules)
     cols["rows"] = pa.array(g_rows[order], pa.int64())

@@ -22,7 +22,7 @@ from .fibers import FiberState
 from .io import arrow as A
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .results import Result
-from .metrics import summarize
+from .metrics import summarize, zero_weight_message
 from .rules import Edges, Window, parse_rule
 from .windows import Column
 
@@ -134,6 +134,8 @@ def _sweep_one(name, table, evidence, action, weight, error, parsed, min_support
     col = load_column([(0, b) for b in table.to_batches()], evidence, action, weight)
     if col.n == 0:
         return []
+    if weight and not (col.weights > 0).any():
+        raise DcbError((f"model {name}: " if name != "all" else "") + zero_weight_message(weight, col.n))
     err_abs = None
     if error:
         e = A.np_values(pc.cast(A.as_array(table[error].combine_chunks()), pa.float64()), nan_nulls=True)

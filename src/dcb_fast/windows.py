@@ -17,7 +17,7 @@ from .io import arrow as A
 from .io.encoding import ColumnEncoder
 from .kernels import windows as kw
 from .kernels.sorting import lexsort
-from .metrics import _label, size_distribution
+from .metrics import _label, size_distribution, zero_weight_message
 
 _SCALE = 1 << 64
 
@@ -165,6 +165,8 @@ def audit_windows(src, column, action, weight, rule, min_support, thin, nulls, p
     if col.n == 0:
         raise DcbError("no rows left after dropping nulls and NaN values in the evidence, action or weight column"
                        if col.dropped else "empty input: no rows")
+    if weight and not (col.weights > 0).any():
+        raise DcbError(zero_weight_message(weight, col.n))
     m = col.metrics(rule, min_support, thin)
     m["window"] = rule.describe()
     summary = {

@@ -70,7 +70,9 @@ def render_coverage(summary: dict) -> str:
         f"  certified coverage  {pct(m['certified_coverage'])}   (action determined by the evidence)",
         f"  ambiguous           {pct(m['ambiguous_coverage'])}",
         f"  thin                {pct(m['thin_coverage'])}",
-        f"  unseen              {pct(m['unseen_fraction'])}",
+        f"  unseen              {pct(m['unseen_fraction'])}" +
+        (f"   ({pct(m['null_evidence_fraction']).strip()} with a null evidence value)"
+         if m.get("null_evidence_fraction") else ""),
     ]
     if m.get("certified_coverage_by_action"):
         lines.append("  certified by action " + "  ".join(f"{a}: {v:.2%}" for a, v in m["certified_coverage_by_action"].items()))

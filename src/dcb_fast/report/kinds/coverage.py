@@ -35,7 +35,9 @@ def _cards(ctx: Context) -> Html:
          "certified", None),
         ("ambiguous", pct(m.get("ambiguous_coverage")), "ambiguous", "tested, but in mixed fibers"),
         ("thin", pct(m.get("thin_coverage")), "thin", "tested on too few rows"),
-        ("unseen", pct(m.get("unseen_fraction")), "unseen", "never tested"),
+        ("unseen", pct(m.get("unseen_fraction")), "unseen", "never tested" + (
+            f" ({pct(m['null_evidence_fraction'])} with a null evidence value)" if m.get("null_evidence_fraction")
+            else "")),
     ])
 
 
