@@ -26,7 +26,7 @@ from .errors import DcbError
 from .fibers import FiberState
 from .io import arrow as A
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .metrics import canonical_order
+from .metrics import canonical_order, check_total_weight
 from .results import Result
 
 SPLITS = ("cells", "permutation")
@@ -378,6 +378,8 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
     src = open_source(source, columns + [action] + ([weight] if weight else []), batch_rows)
     check_types(src, weight, {})
     cells, _ = read_probe_cells(src, columns, action, weight, nulls, threads, with_rows=split == "permutation")
+    if weight:
+        check_total_weight(int((cells.count * cells.w).sum() > 0), weight, cells.n_rows)
     if weight and not (np.isfinite(cells.w).all() and (cells.w >= 0).all()):
         raise DcbError(f"weight column '{weight}' has negative or non-finite values; weights are traffic shares, "
                        "give non-negative finite numbers")

@@ -28,7 +28,7 @@ from .io import arrow as A
 from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .results import Result
-from .metrics import canonical_order
+from .metrics import canonical_order, check_total_weight
 
 POLICIES = ["certify_only", "fiber_majority", "global_majority", "certify_then_acquire"]
 FIELDS = ["certified_fraction", "error_among_certified", "false_decisions", "acquisitions"]
@@ -377,6 +377,8 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
 
         rules = {c: Window(tol=tolerance) for c in all_cols}
     cells, _ = read_cells(src, models, action, weight, nulls, rules, threads)
+    if weight:
+        check_total_weight(int((cells.count * cells.w).sum() > 0), weight, cells.n_rows)
     score_means = None
     if score is not None:
         from .quantiles import mean_signed
