@@ -542,3 +542,107 @@ def coverage_oracle(cal_rows, prod_rows, evidence, action, cal_weight=None, weig
         out["acquisitions"] = float((W - by_class["certified"]) / W)
         out["labelled_fraction"] = float(labelled / W)
     return out
+
+
+# --- paper reproductions: channels, linear policies, vision bins (SPEC sections 5, 7, 8) ---
+
+
+def numpy_default_quantile_oracle(scores, level):
+    """numpy's default ('linear') quantile, from its definition: sort, position h = (n - 1) level,
+    interpolate between the order statistics around h (exact rational arithmetic)."""
+    x = sorted(Fraction(v) for v in scores)
+    h = (len(x) - 1) * Fraction(level)
+    lo = math.floor(h)
+    if lo + 1 >= len(x):
+        return float(x[-1])
+    return float(x[lo] + (h - lo) * (x[lo + 1] - x[lo]))
+
+
+def paper_conformal_quantile_oracle(scores, alpha):
+    """SPEC 7: the quantile of |residuals| at level min(1, (1 - alpha)(n + 1) / n), numpy's default."""
+    n = len(scores)
+    return numpy_default_quantile_oracle(scores, min(1.0, (1 - alpha) * (n + 1) / n))
+
+
+def least_squares_oracle(X_train, y_train, X, intercept=False):
+    """Minimum-norm least squares through the pseudo-inverse (SVD), optionally with a column of ones."""
+    import numpy as np
+
+    A, Z = np.asarray(X_train, float), np.asarray(X, float)
+    if intercept:
+        A, Z = np.column_stack([np.ones(len(A)), A]), np.column_stack([np.ones(len(Z)), Z])
+    return Z @ (np.linalg.pinv(A) @ np.asarray(y_train, float))
+
+
+def _span_residual(S, v):
+    """Distance from v to the row span of S, by least squares (0 rows: |v|)."""
+    import numpy as np
+
+    S = np.asarray(S, float)
+    if len(S) == 0:
+        return float(np.linalg.norm(v))
+    c, *_ = np.linalg.lstsq(S.T, v, rcond=None)
+    return float(np.linalg.norm(v - S.T @ c))
+
+
+def linear_policy_oracle(B, K, pool, n, policy):
+    """SPEC 5's probe-choice policies, one loop per step over the pool in index order, keeping the
+    first strict best (ties: lowest index). q is the pool probe normalised; S the probes so far.
+    uncertainty: cos^2(q, v), v the top eigenvector of R^T R, R the deployment probes' residuals
+    (0 when R vanishes); diversity: |(I - P_S) q|; benchmark_aligned: |P_S q|;
+    residual_greedy: minus the largest deployment residual against S + q."""
+    import numpy as np
+
+    B, K, pool = (np.asarray(a, float) for a in (B, K, pool))
+    chosen = []
+    for _ in range(n):
+        S = np.vstack([B] + [pool[i][None, :] for i in chosen])
+        if policy == "uncertainty":
+            R = np.array([_residual_vector(S, k) for k in K])
+            if np.linalg.norm(R) < 1e-10:
+                v = None
+            else:
+                w, V = np.linalg.eigh(R.T @ R)
+                v = V[:, int(np.argmax(w))]
+        best, best_i = -np.inf, None
+        for i in range(len(pool)):
+            if i in chosen:
+                continue
+            q = pool[i] / np.linalg.norm(pool[i])
+            if policy == "residual_greedy":
+                score = -max(_span_residual(np.vstack([S, pool[i]]), k) for k in K)
+            elif policy == "uncertainty":
+                score = 0.0 if v is None else float(q @ v) ** 2
+            elif policy == "diversity":
+                score = _span_residual(S, q)
+            elif policy == "benchmark_aligned":
+                score = math.sqrt(max(0.0, 1.0 - _span_residual(S, q) ** 2))
+            else:
+                raise ValueError(policy)
+            if score > best + 1e-12:
+                best, best_i = score, i
+        chosen.append(best_i)
+    return chosen
+
+
+def _residual_vector(S, v):
+    import numpy as np
+
+    c, *_ = np.linalg.lstsq(np.asarray(S, float).T, v, rcond=None)
+    return v - np.asarray(S, float).T @ c
+
+
+def qcut_bins_oracle(values, q=10):
+    """SPEC 8's decile bin: pandas' qcut labels (right-closed bins, duplicate edges dropped)."""
+    import numpy as np
+    import pandas as pd
+
+    return np.asarray(pd.qcut(np.asarray(values, float), q, labels=False, duplicates="drop")).astype(int)
+
+
+def certifiable_share_oracle(keys, actions):
+    """Share of rows whose key's group holds one action value (min support 1)."""
+    groups = defaultdict(set)
+    for k, a in zip(keys, actions):
+        groups[k].add(a)
+    return sum(len(groups[k]) == 1 for k in keys) / len(keys)

@@ -20,6 +20,7 @@ from dcb_fast.channels import (
     conformal_rank,
     coverage,
     interval_coverage,
+    least_squares_predict,
     min_calibration_size,
     mondrian_conformal,
     mondrian_half_widths,
@@ -29,6 +30,8 @@ from dcb_fast.channels import (
 )
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
+
+from .reference import least_squares_oracle, paper_conformal_quantile_oracle
 
 ALPHAS = ["0.01", "0.05", "0.1", "0.2", "0.25", "0.3", "0.5", "0.9"]
 
@@ -323,3 +326,52 @@ def test_integer_groups_keep_their_type_and_order():
     assert json.loads(json.dumps(m))["groups"][2]["group"] == 10
     with pytest.raises(DcbError, match=r"^the input table has no column 'K'; did you mean 'k'\?$"):
         check_channels(t, "p", "yb", "yd", group_by="K")
+
+
+# -- the paper's quantile rule and least-squares fit (SPEC section 7) ---------------------------
+
+
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=60), st.sampled_from(ALPHAS))
+def test_linear_quantile_is_numpys_default_at_the_spec_level(scores, alpha):
+    got = conformal_quantile(scores, float(alpha), method="linear")
+    assert got == pytest.approx(paper_conformal_quantile_oracle(scores, float(alpha)), rel=1e-12, abs=1e-9)
+    assert min(scores) <= got <= max(scores)
+    y = np.zeros(len(scores))
+    assert split_conformal(y, np.asarray(scores), float(alpha), "linear") == conformal_quantile(
+        np.abs(scores), float(alpha), "linear")
+
+
+def test_linear_quantile_hand_values():
+    # n = 4, alpha = 0.5: level min(1, 0.5 * 5 / 4) = 0.625, position 3 * 0.625 = 1.875:
+    # 2 + 0.875 * (4 - 2) = 3.75; the rank rule gives k = ceil(2.5) = 3, the 3rd smallest, 4
+    assert conformal_quantile([1.0, 2.0, 4.0, 8.0], 0.5, method="linear") == 3.75
+    assert conformal_quantile([1.0, 2.0, 4.0, 8.0], 0.5) == 4.0
+    # level clipped to 1: the largest score
+    assert conformal_quantile([1.0, 2.0, 4.0, 8.0], 0.05, method="linear") == 8.0
+    with pytest.raises(DcbError, match="unknown conformal quantile method 'nearest'; use one of inverted_cdf, linear"):
+        conformal_quantile([1.0], 0.1, method="nearest")
+
+
+@given(st.integers(0, 2**32 - 1), st.booleans(), st.integers(1, 5))
+def test_least_squares_matches_the_pseudo_inverse(seed, intercept, rank_):
+    rng = np.random.default_rng(seed)
+    # rank-deficient features, as x P_B in the channel experiment
+    X = rng.normal(size=(30, rank_)) @ rng.normal(size=(rank_, 6))
+    y = rng.normal(size=30) + 2.0
+    Z = rng.normal(size=(7, 6))
+    np.testing.assert_allclose(least_squares_predict(X, y, Z, intercept=intercept),
+                               least_squares_oracle(X, y, Z, intercept), rtol=1e-7, atol=1e-8)
+
+
+def test_least_squares_default_has_no_intercept_and_checks_input():
+    # y = 1 + x: without an intercept the fit goes through the origin (slope by hand:
+    # sum(x y) / sum(x^2) = (0 + 2 + 6) / (0 + 1 + 4) = 8/5 for x = 0, 1, 2)
+    X, y = [[0.0], [1.0], [2.0]], [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(least_squares_predict(X, y, [[1.0]]), [8 / 5])
+    np.testing.assert_allclose(least_squares_predict(X, y, [[1.0]], intercept=True), [2.0])
+    with pytest.raises(DcbError, match=r"training features \(3 rows\) and labels \(2\) differ in length"):
+        least_squares_predict(X, [1.0, 2.0], [[1.0]])
+    with pytest.raises(DcbError, match="same columns"):
+        least_squares_predict(X, y, [[1.0, 2.0]])
+    with pytest.raises(DcbError, match="NaN or infinite"):
+        least_squares_predict([[np.nan], [1.0], [2.0]], y, [[1.0]])

@@ -12,7 +12,13 @@ Quantile used throughout (:func:`conformal_quantile`): with ``n`` calibration sc
 ``(1 - alpha)(n + 1) / n`` with the *inverted-CDF* (no interpolation) definition, numpy's
 ``method="inverted_cdf"``. When ``k > n`` (fewer than ``ceil(1/alpha) - 1`` scores) the level is
 clipped to 1 as in the SPEC (``q`` = the largest score); the finite-sample guarantee then no
-longer holds, and :func:`mondrian_conformal` flags such groups.
+longer holds, and :func:`mondrian_conformal` flags such groups. ``method="linear"`` instead
+interpolates at the same level, numpy's default quantile: the rule of the paper's controlled
+experiment (SPEC section 7), kept so that experiment reproduces to the decimal; it can fall
+between two scores and so lacks the rank rule's guarantee.
+
+:func:`least_squares_predict` is the channel experiment's model: least squares, without an
+intercept unless asked.
 
 :func:`check_channels` runs the whole check on a table (the ``dcb channels`` command).
 """
@@ -65,31 +71,77 @@ def min_calibration_size(alpha: float) -> int:
     return int(math.ceil(round(1.0 / _alpha(alpha), 9))) - 1
 
 
-def conformal_quantile(scores, alpha: float) -> float:
+QUANTILE_METHODS = ("inverted_cdf", "linear")
+
+
+def conformal_quantile(scores, alpha: float, method: str = "inverted_cdf") -> float:
     """The split-conformal quantile of nonconformity ``scores`` (module docstring).
+
+    ``method="inverted_cdf"`` (the default) is the ``k``-th smallest score, which carries the
+    finite-sample coverage guarantee; ``method="linear"`` is ``numpy.quantile`` (its default,
+    linear interpolation) at the level ``min(1, (1 - alpha)(n + 1) / n)``, the paper's rule.
 
     >>> conformal_quantile(np.arange(1.0, 20.0), 0.05)  # n = 19: k = 19, the largest
     19.0
     >>> conformal_quantile(np.arange(1.0, 101.0), 0.1)  # n = 100: k = ceil(90.9) = 91
     91.0
+    >>> conformal_quantile(np.arange(1.0, 101.0), 0.1, method="linear")  # level 0.909: 1 + 99 * 0.909
+    90.991
     """
+    if method not in QUANTILE_METHODS:
+        raise DcbError(f"unknown conformal quantile method '{method}'; use one of {', '.join(QUANTILE_METHODS)}")
     s = np.asarray(scores, dtype=np.float64).ravel()
     if not np.all(np.isfinite(s)):
         raise DcbError("conformal scores hold NaN or infinite values; drop those rows first")
     k = conformal_rank(len(s), alpha)
+    if method == "linear":
+        n = len(s)
+        return float(np.quantile(s, min(1.0, (1.0 - float(alpha)) * (n + 1) / n)))
     # k-th smallest in O(n): partition rather than a full sort
     return float(np.partition(s, k - 1)[k - 1])
 
 
-def split_conformal(y_cal, pred_cal, alpha: float) -> float:
+def split_conformal(y_cal, pred_cal, alpha: float, method: str = "inverted_cdf") -> float:
     """Half-width ``q`` of the split-conformal interval ``pred +- q`` calibrated on
-    ``(y_cal, pred_cal)`` with the absolute-residual score ``|y - pred|``.
+    ``(y_cal, pred_cal)`` with the absolute-residual score ``|y - pred|``; ``method`` as in
+    :func:`conformal_quantile`.
 
     >>> split_conformal([1.0, 2.0, 3.0, 4.0], [1.5, 2.0, 2.0, 4.5], alpha=0.2)
     1.0
     """
     y, p = _pair(y_cal, pred_cal, "calibration labels", "calibration predictions")
-    return conformal_quantile(np.abs(y - p), alpha)
+    return conformal_quantile(np.abs(y - p), alpha, method)
+
+
+def least_squares_predict(X_train, y_train, X, intercept: bool = False) -> np.ndarray:
+    """Predictions for the rows of ``X`` of the least-squares fit of ``y_train`` on
+    ``X_train``; the minimum-norm solution when ``X_train`` is rank-deficient (as the projected
+    features ``x P_B`` of the channel experiment are).
+
+    No intercept by default: SPEC section 7 fits the channel experiment without one (its inputs
+    and labels have mean zero by construction), and the paper's figures depend on it (with an
+    intercept the 50-seed transfer coverage is 9.78%, not the paper's 10.07%). Pass
+    ``intercept=True`` for data that are not centred.
+
+    >>> least_squares_predict([[1.0], [2.0]], [2.0, 4.0], [[3.0]]).round(12).tolist()
+    [6.0]
+    >>> least_squares_predict([[0.0], [1.0]], [1.0, 2.0], [[2.0]], intercept=True).round(12).tolist()
+    [3.0]
+    """
+    A = np.asarray(X_train, dtype=np.float64)
+    Z = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y_train, dtype=np.float64).ravel()
+    if A.ndim != 2 or Z.ndim != 2 or A.shape[1] != Z.shape[1]:
+        raise DcbError(f"least squares needs 2-D feature matrices with the same columns, got {A.shape} and {Z.shape}")
+    if len(A) != len(y):
+        raise DcbError(f"training features ({len(A)} rows) and labels ({len(y)}) differ in length")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(y)) and np.all(np.isfinite(Z))):
+        raise DcbError("least squares inputs hold NaN or infinite values; drop those rows first")
+    if intercept:
+        A = np.column_stack([np.ones(len(A)), A])
+        Z = np.column_stack([np.ones(len(Z)), Z])
+    w, *_ = np.linalg.lstsq(A, y, rcond=None)
+    return Z @ w
 
 
 def coverage(y, lower, upper) -> float:
