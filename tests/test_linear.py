@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from .reference import linear_policy_oracle
+
 from dcb_fast.errors import DcbError
 from dcb_fast.linear import (
     POLICIES,
+    PROBE_POLICIES,
     certify_candidates,
     deployment_residuals,
     linear_completion_curve,
@@ -144,27 +147,55 @@ def _greedy_oracle(B, K, pool, n):
     return chosen
 
 
-def _score_oracle(B, pool, n, score):
-    chosen = []
-    for _ in range(n):
-        S = np.vstack([B, pool[chosen]]) if chosen else B
-        free = [i for i in range(len(pool)) if i not in chosen]
-        vals = [score(S, pool[i] / np.linalg.norm(pool[i])) for i in free]
-        chosen.append(free[int(np.argmin(vals))])
-    return chosen
-
-
 @pytest.mark.parametrize("seed", range(6))
-def test_policies_match_their_definitions(seed):
+@pytest.mark.parametrize("policy", ["residual_greedy", "uncertainty", "diversity", "benchmark_aligned"])
+def test_policies_match_their_definitions(seed, policy):
+    # SPEC section 5's definitions (tests/reference.py). Until this fix `uncertainty` scored the
+    # probe's own residual (that is SPEC's diversity), `diversity` the smallest max |cos| to the
+    # probes so far (no column of the paper) and `benchmark_aligned` measured against the
+    # original span instead of the current one: the old oracles here asserted those rules.
     B, K, pool = _instance(seed)
-    n = 3
-    assert select_linear_probes(B, K, pool, n, "residual_greedy") == _greedy_oracle(B, K, pool, n)
-    assert select_linear_probes(B, K, pool, n, "uncertainty") == _score_oracle(
-        B, pool, n, lambda S, q: -lstsq_residual(S, q))
-    assert select_linear_probes(B, K, pool, n, "diversity") == _score_oracle(
-        B, pool, n, lambda S, q: max(abs(q @ s) / np.linalg.norm(s) for s in S))
-    assert select_linear_probes(B, K, pool, n, "benchmark_aligned") == _score_oracle(
-        B, pool, n, lambda S, q: -np.linalg.norm(svd_projector(B) @ q))
+    n = 4
+    assert select_linear_probes(B, K, pool, n, policy) == linear_policy_oracle(B, K, pool, n, policy)
+    assert select_linear_probes(B, K, pool, 3, "residual_greedy") == _greedy_oracle(B, K, pool, 3)
+
+
+def test_policy_registry():
+    assert POLICIES == tuple(PROBE_POLICIES) == ("residual_greedy", "uncertainty", "diversity",
+                                                 "benchmark_aligned", "random")
+
+
+def test_policies_hand_example():
+    # B = e1, one deployment probe (0, 0.6, 0.8); pool: e1 + e2 (half in the span), e3, e2.
+    B, K, pool = [[1.0, 0, 0]], [[0, 0.6, 0.8]], [[1.0, 1, 0], [0, 0, 1.0], [0, 1.0, 0]]
+    # residual-greedy: adding e3 leaves 0.6, e2 leaves 0.8, e1 + e2 leaves 0.8 -> e3
+    assert select_linear_probes(B, K, pool, 1, "residual_greedy") == [1]
+    # uncertainty: the residual matrix is (0, 0.6, 0.8) itself; cos^2 = 0.5*0.36, 0.64, 0.36 -> e3
+    assert select_linear_probes(B, K, pool, 1, "uncertainty") == [1]
+    # diversity: own residuals 1/sqrt(2), 1, 1 -> e3 (tie with e2, lowest index)
+    assert select_linear_probes(B, K, pool, 1, "diversity") == [1]
+    # benchmark-aligned: |P q| = 1/sqrt(2), 0, 0 -> e1 + e2; then against the *current* span
+    # {e1, e2}: e2 scores 1, e3 scores 0 -> e2 (against the original span e1 both score 0 and the
+    # old rule took e3, index 1)
+    assert select_linear_probes(B, K, pool, 2, "benchmark_aligned") == [0, 2]
+    # uncertainty, step 2: the residual left is 0.6 e2, so e2 (cos^2 1) beats e1 + e2 (0.5); then
+    # every deployment response is determined, no direction is left, all scores are 0 and the
+    # lowest free index wins (0, before e1 at index 3)
+    assert select_linear_probes(B, K, pool + [[1.0, 0, 0]], 3, "uncertainty") == [1, 2, 0]
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["residual_greedy", "uncertainty", "diversity",
+                                                   "benchmark_aligned", "random"]))
+def test_policies_ignore_probe_scale_and_deployment_order(seed, policy):
+    # a probe measures a direction: rescaling pool or benchmark probes by positive constants, or
+    # listing the deployment probes in another order, picks the same probes
+    B, K, pool = _instance(seed % 1000)
+    rng = np.random.default_rng(seed)
+    want = select_linear_probes(B, K, pool, 3, policy, seed=7)
+    pool2 = pool * rng.uniform(0.5, 3.0, (len(pool), 1))
+    B2 = B * rng.uniform(0.5, 3.0, (len(B), 1))
+    K2 = K[rng.permutation(len(K))]
+    assert select_linear_probes(B2, K2, pool2, 3, policy, seed=7) == want
 
 
 def test_random_policy_is_seeded_and_without_replacement():

@@ -9,8 +9,9 @@ directions) has its deployment response pinned to ``est +- R_c * g``: it is cert
 threshold decision when that interval excludes the threshold for every deployment probe.
 
 Completion adds probes (rows of ``B``) from a pool; each one shrinks the residuals. Five
-selection policies are provided (:data:`POLICIES`), the five of the paper's controlled
-experiment; see :func:`select_linear_probes` for their exact definitions.
+selection policies are provided (:data:`PROBE_POLICIES`, a registry of scoring functions), the
+five of the paper's controlled experiment; see :func:`select_linear_probes` for their exact
+definitions.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DcbError
-
-POLICIES = ("residual_greedy", "uncertainty", "diversity", "benchmark_aligned", "random")
-
 
 def _probes(a, name: str, d: int | None = None, ref: str = "the deployment probes") -> np.ndarray:
     """Probes as a float (m, d) matrix; one probe may be given as a vector."""
@@ -157,29 +155,81 @@ def _unit(X: np.ndarray) -> np.ndarray:
     return np.divide(X, n, out=np.zeros_like(X), where=n > 0)
 
 
+class ProbeState:
+    """What a probe-choice policy sees at one step: the current probes ``S`` (rows of ``B``
+    plus the picks so far) and an orthonormal basis ``Q`` of their span, the deployment probes
+    ``K``, the pool (``unit`` = its rows normalised), the rank tolerance, and for ``random`` the
+    seeded order of the pool."""
+
+    def __init__(self, S, K, pool, tol, order):
+        self.S, self.K, self.pool, self.unit, self.tol, self.order = S, K, pool, _unit(pool), tol, order
+        self.Q = probe_basis(S, tol) if len(S) else np.zeros((K.shape[1], 0))
+
+
+def _score_residual_greedy(st: ProbeState, free: list[int]) -> np.ndarray:
+    # minus the largest deployment residual once q joins the probes
+    return -np.array([_residuals_q(probe_basis(np.vstack([st.S, st.pool[i]]), st.tol), st.K).max() for i in free])
+
+
+def _score_uncertainty(st: ProbeState, free: list[int]) -> np.ndarray:
+    resid = st.K - (st.K @ st.Q) @ st.Q.T
+    if np.linalg.norm(resid) < 1e-10:  # every deployment response determined: no direction left
+        return np.zeros(len(free))
+    v = np.linalg.svd(resid, full_matrices=False)[2][0]
+    return (st.unit[free] @ v) ** 2
+
+
+def _score_diversity(st: ProbeState, free: list[int]) -> np.ndarray:
+    return _residuals_q(st.Q, st.unit[free])
+
+
+def _score_benchmark_aligned(st: ProbeState, free: list[int]) -> np.ndarray:
+    return np.linalg.norm(st.unit[free] @ st.Q, axis=1)
+
+
+def _score_random(st: ProbeState, free: list[int]) -> np.ndarray:
+    position = np.empty(len(st.order), dtype=np.float64)
+    position[st.order] = np.arange(len(st.order))
+    return -position[free]
+
+
+#: Probe-choice policies of SPEC section 5 by name: each scores the free pool probes
+#: (``score(state: ProbeState, free: list[int]) -> array``, higher is better).
+PROBE_POLICIES = {
+    "residual_greedy": _score_residual_greedy,
+    "uncertainty": _score_uncertainty,
+    "diversity": _score_diversity,
+    "benchmark_aligned": _score_benchmark_aligned,
+    "random": _score_random,
+}
+POLICIES = tuple(PROBE_POLICIES)
+
+
 def select_linear_probes(B, K, pool, n_probes: int, policy: str = "residual_greedy", seed=None,
                   tol: float | None = None) -> list[int]:
     """Pick ``n_probes`` probes (indices into ``pool``, in order of addition) to add to ``B``.
 
-    Policies (scores use the probes chosen so far, ``S`` = rows of ``B`` plus the picks; scores
-    within 1e-12 of the best are ties, and the lowest pool index wins):
+    Policies (:data:`PROBE_POLICIES`, SPEC section 5). Each step scores every pool probe not yet
+    picked against the current probes ``S`` (rows of ``B`` plus the picks so far; ``q`` is the
+    pool probe normalised, ``P`` the projector onto the span of ``S``) and takes the best;
+    scores within 1e-12 of the best are ties, and the lowest pool index wins:
 
-    - ``residual_greedy``: the probe that minimises the largest deployment residual
-      ``max_j ||(I - P_{S+q}) k_j||`` (SPEC section 5).
-    - ``uncertainty``: the probe whose own response is least determined by ``S``: the largest
-      relative residual ``||(I - P_S) q|| / ||q||`` (uncertainty sampling in probe space; it
-      ignores the deployment probes).
-    - ``diversity``: the probe least similar to every probe in ``S``: the smallest
-      ``max_s |cos(q, s)|`` (farthest-point selection by angle).
-    - ``benchmark_aligned``: the probe most like what the benchmark already measures: the
-      largest ``||P_B q|| / ||q||`` for the original benchmark span.
-    - ``random``: uniform without replacement, from ``numpy.random.default_rng(seed)``.
+    - ``residual_greedy``: the smallest largest deployment residual
+      ``max_j ||(I - P_{S+q}) k_j||``.
+    - ``uncertainty``: the largest ``cos^2(q, v)``, ``v`` the leading right singular vector of
+      the residual matrix ``K (I - P)`` of the deployment probes (all scores 0 once that matrix
+      vanishes).
+    - ``diversity``: the largest residual of ``q`` itself, ``||(I - P) q||``.
+    - ``benchmark_aligned``: the largest ``||P q||`` (against the current span).
+    - ``random``: the order ``numpy.random.default_rng(seed).permutation(len(pool))``.
 
     >>> B = [[1.0, 0, 0]]; K = [[0, 0.6, 0.8]]; pool = [[1.0, 1, 0], [0, 0, 1], [0, 1, 0]]
     >>> select_linear_probes(B, K, pool, 1), select_linear_probes(B, K, pool, 2)
     ([1], [1, 0])
+    >>> select_linear_probes(B, K, pool, 1, "diversity"), select_linear_probes(B, K, pool, 1, "benchmark_aligned")
+    ([1], [0])
     """
-    if policy not in POLICIES:
+    if policy not in PROBE_POLICIES:
         raise DcbError(f"unknown probe-selection policy '{policy}'; use one of {', '.join(POLICIES)}")
     K = _probes(K, "the deployment probes")
     d = K.shape[1]
@@ -187,28 +237,16 @@ def select_linear_probes(B, K, pool, n_probes: int, policy: str = "residual_gree
     pool = _probes(pool, "the pool probes", d)
     if not 0 <= int(n_probes) <= len(pool):
         raise DcbError(f"cannot pick {n_probes} probes from a pool of {len(pool)}")
-    rng = np.random.default_rng(seed)
-    if policy == "random":
-        return [int(i) for i in rng.permutation(len(pool))[: int(n_probes)]]
-    unit_pool = _unit(pool)
-    QB = probe_basis(B, tol) if len(B) else np.zeros((d, 0))
+    score_fn = PROBE_POLICIES[policy]
+    order = np.random.default_rng(seed).permutation(len(pool)) if policy == "random" else None
     chosen: list[int] = []
     S = B.copy()
     for _ in range(int(n_probes)):
         free = [i for i in range(len(pool)) if i not in chosen]
-        QS = probe_basis(S, tol) if len(S) else np.zeros((d, 0))
-        if policy == "residual_greedy":
-            score = [_residuals_q(probe_basis(np.vstack([S, pool[i]]), tol), K).max() for i in free]
-        elif policy == "uncertainty":
-            score = -_residuals_q(QS, unit_pool[free])
-        elif policy == "diversity":
-            score = np.abs(unit_pool[free] @ _unit(S).T).max(axis=1) if len(S) else np.zeros(len(free))
-        else:  # benchmark_aligned
-            score = -np.linalg.norm(unit_pool[free] @ QB, axis=1)
-        score = np.asarray(score, dtype=np.float64)
+        score = np.asarray(score_fn(ProbeState(S, K, pool, tol, order), free), dtype=np.float64)
         # rounding must not break exact ties (two probes completing the same span): scores
         # within 1e-12 of the best count as tied and the lowest pool index wins
-        pick = free[int(np.flatnonzero(score <= score.min() + 1e-12)[0])]
+        pick = free[int(np.flatnonzero(score >= score.max() - 1e-12)[0])]
         chosen.append(pick)
         S = np.vstack([S, pool[pick]])
     return chosen
