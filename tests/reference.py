@@ -541,6 +541,48 @@ def coverage_oracle(cal_rows, prod_rows, evidence, action, cal_weight=None, weig
         out["error_among_certified"] = float(fd["certificate"] / cert_labelled) if cert_labelled else 0.0
         out["acquisitions"] = float((W - by_class["certified"]) / W)
         out["labelled_fraction"] = float(labelled / W)
+# --- partitioned counting: fibers of code tuples, the kernels' inputs (SPEC section 2) ---
+
+
+def fixed_weight(w) -> Fraction:
+    """A weight as the 128-bit fixed point holds it: truncated to a multiple of 2**-64."""
+    return Fraction(math.floor(Fraction(w) * 2**64), 2**64)
+
+
+def code_fibers_oracle(codes, actions, weights=None, cnt=None, kind="float"):
+    """{key tuple of codes: {action: [rows, exact weight]}} for rows given as codes (``codes[j][i]``
+    is column j of row i; a negative code or action drops the row), and the number of rows
+    dropped. ``cnt[i]``: rows a row stands for (pre-aggregated cells). ``weights[i]``: by
+    ``kind``, a float (truncated as the fixed point does), an int (exact), or a ``(integer part,
+    fraction)`` pair; without weights a row weighs its row count."""
+    fib = defaultdict(lambda: defaultdict(lambda: [0, Fraction(0)]))
+    dropped = 0
+    for i in range(len(actions)):
+        key = tuple(int(col[i]) for col in codes)
+        if actions[i] < 0 or any(c < 0 for c in key):
+            dropped += 1
+            continue
+        rows = 1 if cnt is None else int(cnt[i])
+        if weights is None:
+            w = Fraction(rows)
+        elif kind == "fixed":
+            w = int(weights[i][0]) + Fraction(int(weights[i][1]), 2**64)
+        elif kind == "int":
+            w = Fraction(int(weights[i]))
+        else:
+            w = fixed_weight(float(weights[i]))
+        cell = fib[key][int(actions[i])]
+        cell[0] += rows
+        cell[1] += w
+    return {k: dict(v) for k, v in fib.items()}, dropped
+
+
+def stable_partition_oracle(parts, rows):
+    """The rows listed partition by partition (partition numbers ``parts[i]``), each partition in
+    input order."""
+    out = []
+    for p in sorted(set(parts)):
+        out.extend(r for r, q in zip(rows, parts) if q == p)
     return out
 
 

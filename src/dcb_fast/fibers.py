@@ -23,7 +23,7 @@ from ._jit import default_threads
 from ._threads import parallel_map
 from .errors import DcbError
 from ._memory import zeros
-from .fiber_tables import DenseTables, Shard
+from .fiber_tables import DenseTables, Partitions
 from .io import arrow as A
 from .io.encoding import ColumnEncoder
 from .kernels import counting as kc
@@ -41,8 +41,9 @@ _MAX_INT_WEIGHT = 1 << 62
 class FiberState:
     """Per-fiber, per-action row counts (and weights) over the evidence columns.
 
-    ``shards`` fiber tables split the fibers by key hash so that as many threads count one batch
-    without locks (default: the worker-thread count); the result does not depend on it.
+    Fibers are counted in hash partitions (``fiber_tables.Partitions``), ``shards`` worker
+    threads taking partitions without locks (default: the worker-thread count); the result does
+    not depend on it.
 
     >>> st = FiberState(["lang"], "route")
     >>> st.update(pa.record_batch({"lang": ["en", "en", "fr"], "route": ["a", "b", "a"]}))
@@ -67,33 +68,30 @@ class FiberState:
         self._dropped = 0
         self.threads = default_threads() if shards is None else max(1, int(shards))
         self._kw = (len(self.evidence) + 1) // 2
-        self._na = 1  # action columns in a record; grows as actions appear
-        # at most one fiber per row: reserve (virtual) room for the input's rows, shared out with
-        # some slack since shards fill only about evenly
-        reserve = 0
-        if expected_rows:
-            reserve = int(min(expected_rows, self.max_fibers) / self.threads * 1.05) + 1024
-        self._shards = [Shard(capacity, self._width(), reserve) for _ in range(self.threads)]
+        reserve = min(expected_rows, self.max_fibers) if expected_rows else 0
+        self._parts = Partitions(len(self.evidence), bool(self.weight), self.threads, reserve, capacity)
+        self._parts.max_fibers = self._check_fibers
         self._cache = None
         self._scratch = None
         self._dense: DenseTables | None = None
         self._dense_off = False  # the key space outgrew the dense table once: hash from then on
 
-    def _width(self, na: int | None = None) -> int:
-        na = self._na if na is None else na
-        return self._kw + na * (3 if self.weight else 1)
+    @property
+    def _na(self) -> int:
+        """Action columns in a record; grows as actions appear."""
+        return self._parts.na
 
     # -- sizes --------------------------------------------------------------------------------
     @property
     def n_fibers(self) -> int:
-        self._flush_dense()
-        return sum(s.nf for s in self._shards)
+        self._settle()
+        return self._parts.tables.n_fibers
 
     @property
     def n_rows(self) -> int:
-        self._flush_dense()
+        self._settle()
         kw, na = self._kw, self._na
-        return int(sum(sh.rec[: sh.nf, kw : kw + na].sum() for sh in self._shards))
+        return int(sum(sh.rec[:, kw : kw + na].sum() for sh in self._shards))
 
     @property
     def dropped_rows(self) -> int:
@@ -105,21 +103,21 @@ class FiberState:
         return cols + [self.weight] if self.weight else cols
 
     def nbytes(self) -> int:
-        own = sum(s.rec.nbytes + s.slots.nbytes for s in self._shards)
+        own = self._parts.tables.nbytes()
         return own + sum(e.nbytes() for e in self.encoders) + self.action_encoder.nbytes()
 
     # -- update from rows ---------------------------------------------------------------------
     def _buffers(self, n: int):
-        """Per-batch working arrays (codes, action codes, hashes, weights), kept between batches:
+        """Per-batch working arrays (codes, action codes, weights), kept between batches:
         mapping fresh memory for every batch costs more than the counting on some machines."""
         buf = self._scratch
         if buf is None or buf[1].shape[0] < n:
             cap = max(n, 1024)
             buf = (np.empty((len(self.evidence), cap), np.int32), np.empty(cap, np.int32),
-                   np.empty(cap, np.uint64), np.empty(cap, np.float64))
+                   np.empty(cap, np.float64))
             self._scratch = buf
-        codes, acodes, hashes, weights = buf
-        return codes[:, :n], acodes[:n], hashes[:n], weights[:n]
+        codes, acodes, weights = buf
+        return codes[:, :n], acodes[:n], weights[:n]
 
     def recode(self, other: "FiberState", keys: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
         """``other``'s fiber codes (``keys``, int32[n, k]) as this state's codes, int32[k, n],
@@ -150,7 +148,7 @@ class FiberState:
         self.rows_read += n
         if n == 0:
             return
-        codes, acodes, hashes, wbuf = self._buffers(n)
+        codes, acodes, wbuf = self._buffers(n)
         self.encode_evidence(batch, out=codes)
         if self.action is None:
             acodes.fill(0)
@@ -168,7 +166,7 @@ class FiberState:
         if self._dense_ready():
             self._count_dense(codes, acodes, weights, iweights)
         else:
-            self._insert(codes, acodes, weights=weights, chi=iweights, hashes=hashes)
+            self._insert(codes, acodes, weights=weights, chi=iweights)
 
     # -- dense counting for small key spaces ----------------------------------------------------
     def _dense_ready(self) -> bool:
@@ -237,58 +235,25 @@ class FiberState:
                      clo=np.ascontiguousarray(wlo[idx, act]) if self.weight else np.zeros(0, np.uint64))
 
     def flush(self) -> None:
-        """Bring every count into the hash shards (done before anything reads them)."""
+        """Bring every count into the hash tables (done before anything reads them)."""
+        self._settle()
+
+    def _settle(self) -> None:
         self._flush_dense()
+        self._parts.settle()
 
-    def _insert(self, codes, acodes, weights=None, cnt=None, chi=None, clo=None, hashes=None) -> None:
-        """Hash the keys and split the rows by shard, then let each shard count its rows (the
-        shards on parallel threads)."""
-        n = len(acodes)
-        if hashes is None:
-            hashes = np.empty(n, dtype=np.uint64)
-        nsh = len(self._shards)
-        order = np.empty(n, dtype=np.int32)
-        # hash on every thread: each takes a contiguous part of the batch and lists its rows by
-        # shard; a shard then counts its rows part by part (still in input order)
-        parts = self.threads if n >= _PARALLEL_ROWS else 1
-        cuts = [n * p // parts for p in range(parts + 1)]
-        bounds = np.empty((parts, nsh + 1), dtype=np.int64)
-
-        def hash_part(p):
-            lo, hi = cuts[p], cuts[p + 1]
-            return kc.hash_rows(codes[:, lo:hi], acodes[lo:hi], nsh, hashes[lo:hi], order[lo:hi], bounds[p])
-
-        self._dropped += int(sum(parallel_map(hash_part, range(parts), parts)))
+    def _insert(self, codes, acodes, weights=None, cnt=None, chi=None, clo=None) -> None:
+        """Scatter the rows into the hash partitions (counted there on parallel threads once
+        enough rows are gathered, or when the state is read)."""
+        self._dropped += self._parts.add(codes, acodes, weights=weights, cnt=cnt, chi=chi, clo=clo)
         self._ensure_actions(acodes)
         self._cache = None
-
-        none_i, none_u, none_f = np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.float64)
-        w = none_f if weights is None else weights
-        c = none_i if cnt is None else cnt
-        ch = none_i if chi is None else chi
-        cl = none_u if clo is None else clo
-
-        def run(t):
-            sh = self._shards[t]
-            for p in range(parts):
-                rows = order[cuts[p] + bounds[p, t] : cuts[p] + bounds[p, t + 1]]
-                if cuts[p]:
-                    rows = rows + np.int32(cuts[p])  # part-local row numbers -> batch rows
-                start = 0
-                while True:
-                    start = kc.count_shard(codes, hashes, acodes, w, c, ch, cl, rows, start, self._kw, self._na,
-                                           sh.rec, sh.slots, sh.state)
-                    if start >= len(rows):
-                        break
-                    self._grow(sh)
-
-        parallel_map(run, range(nsh), nsh if n >= _PARALLEL_ROWS else 1)
 
     # -- merge ----------------------------------------------------------------------------------
     def merge(self, other: "FiberState") -> "FiberState":
         """Add ``other``'s counts to this state (``other`` is left unchanged); returns self."""
         self._check_compatible(other)
-        other._flush_dense()
+        other._settle()
         self._flush_dense()
         self.rows_read += other.rows_read
         self._dropped += other.dropped_rows
@@ -394,33 +359,22 @@ class FiberState:
         top = max(int(acodes.max(initial=-1)) + 1, len(self.action_encoder))
         if top <= self._na:
             return
-        na = top if top <= 4 else max(top, 2 * self._na)  # exact fit for the usual few actions
-        kw, old = self._kw, self._na
-        for sh in self._shards:
-            rec = zeros((sh.rec.shape[0], self._width(na)), np.int64)
-            m = sh.nf
-            rec[:m, :kw] = sh.rec[:m, :kw]
-            groups = 3 if self.weight else 1
-            for g in range(groups):
-                rec[:m, kw + g * na : kw + g * na + old] = sh.rec[:m, kw + g * old : kw + (g + 1) * old]
-            sh.rec = rec
-        self._na = na
+        self._parts.widen(top if top <= 4 else max(top, 2 * self._na))  # exact fit for the usual few actions
 
-    def _grow(self, sh: Shard) -> None:
-        nf = sh.nf + 1
-        if self.n_fibers + 1 > self.max_fibers:
+    def _check_fibers(self, nf: int) -> None:
+        if nf > self.max_fibers:
             worst = max(zip(self.encoders, self.evidence), key=lambda e: len(e[0]))
             raise DcbError(
                 f"more than {self.max_fibers:,} distinct fibers (column '{worst[1]}' alone has {len(worst[0]):,} "
                 "distinct values); an id-like column makes every row its own fiber: drop it from --evidence, "
                 "bin it with --rule, or raise --max-fibers"
             )
-        sh.grow(nf)
 
     def table_arrays(self):
         """(codes int32[F, k], counts int64[F, A], weight int parts, weight fractions): every
-        fiber of every shard, shard by shard. Unweighted states report counts as weights."""
-        self._flush_dense()
+        fiber of every partition, partition by partition. Unweighted states report counts as
+        weights."""
+        self._settle()
         if self._cache is not None:
             return self._cache
         k, kw, na = len(self.evidence), self._kw, self._na
@@ -430,7 +384,7 @@ class FiberState:
         whi = np.empty((nf, na), dtype=np.int64) if self.weight else counts
         wlo = np.empty((nf, na), dtype=np.uint64) if self.weight else np.zeros((nf, na), dtype=np.uint64)
 
-        def one(rec, m, off):  # each shard fills its own rows
+        def one(rec, m, off):  # each partition fills its own rows
             sl = slice(off, off + m)
             kc.unpack_table(rec, m, k, kw, na, bool(self.weight), keys[sl], counts[sl], whi[sl], wlo[sl])
 
@@ -438,37 +392,53 @@ class FiberState:
         self._cache = (keys, counts, whi, wlo)
         return self._cache
 
+    @property
+    def _shards(self) -> list:
+        """The non-empty partitions' tables, in :meth:`table_arrays` order: each has ``rec`` (its
+        records) and ``nf`` (its fibers)."""
+        self._settle()
+        t = self._parts.tables
+        return [Part(t.records(int(p)), int(t.nf[p])) for p in np.flatnonzero(t.nf)]
+
     def shard_map(self, fn) -> list:
-        """``fn(shard_records, n_fibers, offset)`` for every shard, the shards on parallel threads;
-        ``offset`` is where the shard's fibers start in :meth:`table_arrays` order."""
-        self._flush_dense()
-        offs = np.cumsum([0] + [sh.nf for sh in self._shards])
-        return parallel_map(lambda t: fn(self._shards[t].rec, self._shards[t].nf, int(offs[t])),
-                            range(len(self._shards)), len(self._shards) if offs[-1] >= _PARALLEL_ROWS else 1)
+        """``fn(records, n_fibers, offset)`` for every non-empty partition, groups of partitions on
+        parallel threads; ``offset`` is where the partition's fibers start in :meth:`table_arrays`
+        order. Returns the results in that order."""
+        self._settle()
+        t = self._parts.tables
+        offs = t.offsets()
+        parts = [int(p) for p in np.flatnonzero(t.nf)]
+        threads = self.threads if offs[-1] >= _PARALLEL_ROWS else 1
+        groups = [parts[g::threads] for g in range(threads)]
+
+        def run(group):
+            return [(p, fn(t.records(p), int(t.nf[p]), int(offs[p]))) for p in group]
+
+        done = dict(r for rs in parallel_map(run, groups, threads) for r in rs)
+        return [done[p] for p in parts]
 
     def lookup(self, batch) -> np.ndarray:
         """Fiber index (in :meth:`table_arrays` order) of each row of ``batch``, -1 when the row
         has a dropped null or a key absent from this state. Nothing is inserted."""
-        self._flush_dense()
+        self._settle()
         return self.lookup_codes(self.encode_evidence(batch, insert=False))
 
     def lookup_codes(self, codes: np.ndarray) -> np.ndarray:
         """:meth:`lookup` for rows given as this state's codes (int32[k, n]; negative: absent)."""
-        self._flush_dense()
-        codes = np.ascontiguousarray(codes, dtype=np.int32)
-        n = codes.shape[1]
-        acodes = np.zeros(n, dtype=np.int32)
-        hashes = np.empty(n, dtype=np.uint64)
-        nsh = len(self._shards)
-        order = np.empty(n, dtype=np.int32)
-        bounds = np.empty(nsh + 1, dtype=np.int64)
-        kc.hash_rows(codes, acodes, nsh, hashes, order, bounds)
-        out = np.full(n, -1, dtype=np.int64)
-        off = 0
-        for t, sh in enumerate(self._shards):
-            kc.lookup_shard(codes, hashes, order[bounds[t] : bounds[t + 1]], off, sh.rec, sh.slots, out)
-            off += sh.nf
-        return out
+        self._settle()
+        return self._parts.lookup(np.ascontiguousarray(codes, dtype=np.int32))
+
+
+class Part(tuple):
+    """One partition's records (``rec``) and fiber count (``nf``)."""
+
+    __slots__ = ()
+
+    def __new__(cls, rec, nf):
+        return tuple.__new__(cls, (rec, nf))
+
+    rec = property(lambda self: self[0])
+    nf = property(lambda self: self[1])
 
 
 def _state_meta(table: pa.Table) -> dict:
