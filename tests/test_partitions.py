@@ -206,6 +206,6 @@ def test_lookup_finds_every_fiber_at_its_table_index(b):
 
 def test_partition_bits_grow_with_the_input():
     assert bits_for_rows(1_000, 1) == 0
-    assert bits_for_rows(10_000_000, 2) == 8  # 153 partitions of 65,536 rows -> 256
-    assert bits_for_rows(100_000, 2) == 3  # at least 4 per thread
+    assert bits_for_rows(10_000_000, 2) == 10  # 610 partitions of 16,384 rows -> 1024
+    assert bits_for_rows(40_000, 2) == 3  # at least 4 per thread
     assert bits_for_rows(10**10, 2) == FT.MAX_BITS

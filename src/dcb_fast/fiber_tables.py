@@ -9,6 +9,8 @@ batch goes to.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ._memory import zeros
@@ -61,9 +63,9 @@ class DenseTables:
 
 
 MAX_BITS = 10  # at most 1024 partitions: more write streams than this cost more in the scatter
-ROWS_PER_PART = 1 << 16  # a state expecting n rows starts with about n / ROWS_PER_PART partitions
+ROWS_PER_PART = 1 << 14  # a state expecting n rows starts with about n / ROWS_PER_PART partitions
 FIBERS_PER_PART = 1 << 13  # tables grown past this many fibers a partition split into more
-PENDING_ROWS = 1 << 22  # rows scattered (over several batches) before they are counted
+PENDING_ROWS = 1 << 21  # rows scattered (over several batches) before they are counted
 _PAYLOAD_W = (0, 1, 1, 2)  # payload words of the weight per wmode
 
 
@@ -171,6 +173,7 @@ class Partitions:
         self._used = 0  # buffer rows in use
         self._mode = None  # (cells, wmode, partition bits) of the scattered rows
         self.max_fibers = None  # checked after each count (a callable raising the error)
+        self.seconds = {"hash": 0.0, "scatter": 0.0, "aggregate": 0.0, "grow": 0.0}  # the time split
 
     @property
     def width(self) -> int:
@@ -216,7 +219,10 @@ class Partitions:
             lo, hi = cuts[t], cuts[t + 1]
             return kp.hash_part(codes[:, lo:hi], acodes[lo:hi], b, hashes[lo:hi], hist[t])
 
+        t0 = time.perf_counter()
         dropped = int(sum(parallel_map(hash_one, range(parts), parts)))
+        t1 = time.perf_counter()
+        self.seconds["hash"] += t1 - t0
         total = hist.sum(axis=0)
         starts = np.empty((1 << b) + 1, np.int64)
         starts[0] = self._used
@@ -232,6 +238,7 @@ class Partitions:
                        cursor[t], buf, buf_f)
 
         parallel_map(scatter_one, range(parts), parts)
+        self.seconds["scatter"] += time.perf_counter() - t1
         self._starts.append(starts)
         self._used = int(starts[-1])
         return dropped
@@ -266,6 +273,8 @@ class Partitions:
         done = np.zeros(nparts, np.int64)
         todo = list(chunks)
         while todo:
+            t0 = time.perf_counter()
+
             def run(ch):
                 t = self.tables
                 return kp.aggregate(buf, buf_f, starts, ch[0], ch[1], pb, cells, wmode, self.kw, self.na, t.b,
@@ -273,10 +282,13 @@ class Partitions:
 
             stops = parallel_map(run, todo, self.threads if len(todo) > 1 else 1)
             todo = [(s, ch[1]) for s, ch in zip(stops, todo) if s >= 0]
+            t1 = time.perf_counter()
+            self.seconds["aggregate"] += t1 - t0
             if self.max_fibers is not None:
                 self.max_fibers(self.tables.n_fibers)
             if todo:
                 self._grow()
+                self.seconds["grow"] += time.perf_counter() - t1
         self._starts = []
         self._used = 0
 

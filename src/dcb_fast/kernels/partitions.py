@@ -165,6 +165,12 @@ def aggregate(buf, buf_f, starts, lo, hi, pb, cells, wmode, kw, na, b, rec, rcap
     col_w = 2 + kw + (1 if cells else 0)
     for p in range(lo, hi):
         skip = done[p]
+        counted = np.int64(0)
+        cq = np.int64(-1)  # the table of the previous row (its bounds and size, kept)
+        base_s = base_r = np.int64(0)
+        m = np.int64(0)
+        lg = 0
+        mask = np.uint64(0)
         for t in range(nbat):
             r0 = starts[t, p]
             r1 = starts[t, p + 1]
@@ -176,11 +182,13 @@ def aggregate(buf, buf_f, starts, lo, hi, pb, cells, wmode, kw, na, b, rec, rcap
             for r in range(first, r1):
                 h = np.uint64(buf[r, 0])
                 q = part_of(h, b)
-                base_s = q * scap
-                base_r = q * rcap
-                m = ns[q]
-                lg = log2(m)
-                mask = np.uint64(m - 1)
+                if q != cq:
+                    cq = q
+                    base_s = q * scap
+                    base_r = q * rcap
+                    m = ns[q]
+                    lg = log2(m)
+                    mask = np.uint64(m - 1)
                 s = slot_of(h, b, lg)
                 tag = h >> np.uint64(32)
                 f = -1
@@ -201,11 +209,10 @@ def aggregate(buf, buf_f, starts, lo, hi, pb, cells, wmode, kw, na, b, rec, rcap
                     s = (s + np.uint64(1)) & mask
                 if f < 0:
                     n = nf[q]
-                    if n >= rcap:
+                    if n >= rcap or (5 * (n + 1) > 3 * m and 2 * m > scap):
+                        done[p] += counted
                         return p
                     if 5 * (n + 1) > 3 * m:
-                        if 2 * m > scap:
-                            return p
                         m = _grow_slots(slots, base_s, m, b)
                         ns[q] = m
                         lg = log2(m)
@@ -235,7 +242,8 @@ def aggregate(buf, buf_f, starts, lo, hi, pb, cells, wmode, kw, na, b, rec, rcap
                     x_hi, x_lo = add128(rec[g, ci], np.uint64(rec[g, cl]), whi, wlo)
                     rec[g, ci] = x_hi
                     rec[g, cl] = np.int64(x_lo)
-                done[p] += 1
+                counted += 1
+        done[p] += counted
     return -1
 
 
