@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -49,6 +50,47 @@ def test_audit_compute_only(benchmark, engine, table, reference):
     result = benchmark.pedantic(function(CASE, engine), args=(table,), rounds=ROUNDS, iterations=1)
     CASE.compare(reference, result)
     record(benchmark, "audit_memory", engine, table.num_rows, table.nbytes, mode="compute_only")
+
+
+@pytest.fixture(scope="module")
+def ipc_file(parquet, table):
+    """The used columns as an uncompressed Arrow IPC file next to the Parquet file."""
+    path = parquet[: -len(".parquet")] + "_used.arrow"
+    if not os.path.exists(path):
+        with pa.OSFile(path + ".tmp", "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+            w.write_table(table, max_chunksize=1 << 20)
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def touch_columns(path) -> int:
+    """The floor of an audit of a memory-mapped IPC file: map it and read every byte of every
+    buffer of the used columns once (an xor over 8-byte words)."""
+    acc = 0
+    with pa.memory_map(path) as src:
+        t = pa.ipc.open_file(src).read_all()
+        for col in t.columns:
+            for chunk in col.chunks:
+                for arr in (chunk, chunk.dictionary) if pa.types.is_dictionary(chunk.type) else (chunk,):
+                    for buf in arr.buffers():
+                        if buf is not None and buf.size >= 8:
+                            acc ^= int(np.bitwise_xor.reduce(np.frombuffer(buf, np.uint64, buf.size // 8)))
+    return acc
+
+
+def test_audit_ipc(benchmark, ipc_file, table, reference):
+    """Ours on a memory-mapped Arrow IPC file of the used columns (no decoding: the floor is
+    touching the columns, :func:`touch_columns`)."""
+    benchmark.group = "audit: memory-mapped Arrow IPC file to summary"
+    result = benchmark.pedantic(function(CASE, "dcb_fast"), args=(ipc_file,), rounds=ROUNDS, iterations=1)
+    CASE.compare(reference, result)
+    record(benchmark, "audit_ipc", "dcb_fast", table.num_rows, os.path.getsize(ipc_file), mode="ipc_mmap")
+
+
+def test_touch_ipc(benchmark, ipc_file, table):
+    benchmark.group = "audit: memory-mapped Arrow IPC file to summary"
+    benchmark.pedantic(touch_columns, args=(ipc_file,), rounds=ROUNDS, iterations=1)
+    record(benchmark, "audit_ipc", "touch", table.num_rows, os.path.getsize(ipc_file), mode="touch")
 
 
 def test_read_only(benchmark, parquet):

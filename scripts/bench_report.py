@@ -20,8 +20,9 @@ import sys
 GiB = 1 << 30
 OURS = "dcb_fast"
 ENGINE_NAMES = {"dcb_fast": "dcb_fast", "duckdb": "DuckDB", "polars": "Polars", "pyarrow": "pyarrow",
-                "numpy": "numpy", "pyarrow-read": "pyarrow read only", "numpy-copy": "numpy copy"}
-SPEED_ORDER = ["audit_file", "audit_memory", "completion", "coverage", "knn", "window", "replay_compare"]
+                "numpy": "numpy", "pyarrow-read": "pyarrow read only", "numpy-copy": "numpy copy",
+                "touch": "touch the used columns"}
+SPEED_ORDER = ["audit_file", "audit_memory", "audit_ipc", "completion", "coverage", "knn", "window", "replay_compare"]
 
 
 def load(paths: list[str]) -> tuple[dict, list[dict]]:
