@@ -1,6 +1,6 @@
 """Run an audit in this process: one partial state fed batch by batch.
 
-The state splits each batch over its shards on worker threads (the kernels release the GIL),
+The state counts each batch in hash partitions on worker threads (the kernels release the GIL),
 and a reader thread decodes the next batch meanwhile, so reading, encoding and counting overlap
 and both cores stay busy.
 """
