@@ -169,6 +169,7 @@ class Partitions:
         # table then takes many rows per visit to the cache); others count each batch at once
         self.pending_rows = min(PENDING_ROWS, expected_rows) if expected_rows else 0
         self._flat: np.ndarray | None = None  # the scatter buffer, allocated once and reused
+        self._hashes: np.ndarray | None = None
         self._starts: list[np.ndarray] = []  # per scattered batch: its partitions' bounds in the buffer
         self._used = 0  # buffer rows in use
         self._mode = None  # (cells, wmode, partition bits) of the scattered rows
@@ -212,7 +213,9 @@ class Partitions:
         buf = self._buffer(max(self._used + n, self.pending_rows), W)
         parts = self.threads if parallel else 1
         cuts = [n * t // parts for t in range(parts + 1)]
-        hashes = np.empty(n, np.uint64)
+        if self._hashes is None or len(self._hashes) < n:  # reused: fresh pages cost more than hashing
+            self._hashes = np.empty(max(n, 1024), np.uint64)
+        hashes = self._hashes[:n]
         hist = np.zeros((parts, 1 << b), np.int64)
 
         def hash_one(t):
