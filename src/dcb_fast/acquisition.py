@@ -26,7 +26,7 @@ from .errors import DcbError
 from .fibers import FiberState
 from .io import arrow as A
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .metrics import canonical_order, check_total_weight
+from .metrics import canonical_order, check_cell_weights
 from .results import Result
 
 SPLITS = ("cells", "permutation")
@@ -76,7 +76,11 @@ def read_probe_cells(src, columns, action, weight, nulls, threads=None, with_row
     ``with_rows``, a second pass records each kept row's cell in input order."""
     from .engines.local import run_partials
 
-    key = columns + ([weight] if weight else [])
+    # the state keys the columns in sorted name order, so that the canonical cell order (which a
+    # split walks) depends on the columns and not on the order the probes were listed in
+    keycols = sorted(columns)
+    pos = [keycols.index(c) for c in columns]
+    key = keycols + ([weight] if weight else [])
     state = run_partials(src.batches(list(dict.fromkeys(key + [action]))),
                          lambda: FiberState(key, action, None, nulls, None, shards=threads,
                                             expected_rows=src.total_rows),
@@ -91,14 +95,14 @@ def read_probe_cells(src, columns, action, weight, nulls, threads=None, with_row
     keys, counts = keys[order], counts[order]
     atom, act = np.nonzero(counts)
     col_ranks = [enc.sort_ranks() for enc in state.encoders]
-    codes = np.stack([col_ranks[j][keys[atom, j]] for j in range(len(columns))], axis=1).astype(np.int64) \
+    codes = np.stack([col_ranks[pos[j]][keys[atom, pos[j]]] for j in range(len(columns))], axis=1).astype(np.int64) \
         if columns else np.zeros((len(atom), 0), np.int64)
     values = []
     for j in range(len(columns)):
-        v = state.encoders[j].values()
+        v = state.encoders[pos[j]].values()
         t = v.type
         if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
-            values.append(A.np_values(v.cast(pa.float64()), nan_nulls=True)[keys[atom, j]])
+            values.append(A.np_values(v.cast(pa.float64()), nan_nulls=True)[keys[atom, pos[j]]])
         else:
             values.append(None)
     k = len(columns)
@@ -379,10 +383,7 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
     check_types(src, weight, {})
     cells, _ = read_probe_cells(src, columns, action, weight, nulls, threads, with_rows=split == "permutation")
     if weight:
-        check_total_weight(int((cells.count * cells.w).sum() > 0), weight, cells.n_rows)
-    if weight and not (np.isfinite(cells.w).all() and (cells.w >= 0).all()):
-        raise DcbError(f"weight column '{weight}' has negative or non-finite values; weights are traffic shares, "
-                       "give non-negative finite numbers")
+        check_cell_weights(cells.w, cells.count, weight, cells.n_rows)
     for p in policies:
         if POLICIES[p].numeric:
             bad = [c for c, v in zip(columns, cells.values) if v is None or np.isnan(v).any()]

@@ -37,6 +37,16 @@ def check_total_weight(total: int, weight, n_rows: int, what: str = "rows") -> N
         raise DcbError(zero_weight_message(weight, n_rows, what))
 
 
+def check_cell_weights(w: np.ndarray, count: np.ndarray, weight, n_rows: int) -> None:
+    """Refuse weights a replay cannot use: negative or non-finite values (weights are traffic
+    shares), or a total of zero (every fraction of it is undefined). ``w`` is the weight of each
+    row of a cell, ``count`` the cell's rows."""
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        raise DcbError(f"weight column '{weight}' has negative or non-finite values; weights are traffic shares: "
+                       "give finite numbers >= 0")
+    check_total_weight(int((count * w).sum() > 0), weight, n_rows)
+
+
 def as_float(total: int) -> float:
     return total / _SCALE
 

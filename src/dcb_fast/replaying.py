@@ -28,7 +28,8 @@ from .io import arrow as A
 from .fibers import FiberState
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
 from .results import Result
-from .metrics import canonical_order, check_total_weight
+from .rules import OVERLAPPING
+from .metrics import canonical_order, check_cell_weights
 
 POLICIES = ["certify_only", "fiber_majority", "global_majority", "certify_then_acquire"]
 FIELDS = ["certified_fraction", "error_among_certified", "false_decisions", "acquisitions"]
@@ -364,6 +365,11 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
             if not tolerance >= 0:
                 raise DcbError(f"tolerance must be >= 0, got {tolerance}")
     rules = resolve_rules(all_cols, rules)
+    for col, r in rules.items():
+        if r.name in OVERLAPPING:  # a replay's window is around each test value over the calibration values
+            raise DcbError(f"rule {r.spec()} for '{col}' is not a replay rule: numeric evidence in a replay uses a "
+                           "tolerance window over each split's calibration values; give --tolerance TOL (or "
+                           "mae:COLUMN) instead, or a binned rule (quantile:N, width:W)")
     extra = [c for c in [weight, tol_col] + list((score or {}).values()) if c]
     src = open_source(source, all_cols + [action] + extra, batch_rows)
     check_types(src, weight, rules)
@@ -378,7 +384,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         rules = {c: Window(tol=tolerance) for c in all_cols}
     cells, _ = read_cells(src, models, action, weight, nulls, rules, threads)
     if weight:
-        check_total_weight(int((cells.count * cells.w).sum() > 0), weight, cells.n_rows)
+        check_cell_weights(cells.w, cells.count, weight, cells.n_rows)
     score_means = None
     if score is not None:
         from .quantiles import mean_signed
