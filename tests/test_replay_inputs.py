@@ -55,3 +55,28 @@ def test_acquisition_cells_split_ignores_the_order_probes_are_listed_in():
     key = lambda r: r["split"]  # noqa: E731
     a, b = (sorted(x, key=key) for x in last)
     assert [r["certified_fraction"] for r in a] == [r["certified_fraction"] for r in b]
+
+
+def test_acquisition_split_part_without_weight_is_an_error():
+    # one weighted row: every split leaves one part with no weight, whose fractions are 0/0
+    t = _table().set_column(3, "w", pa.array([1.0] + [0.0] * 39))
+    with pytest.raises(DcbError, match=r"split 0: the (calibration|test) part has no weight \(column 'w'"):
+        acquisition_replay(t, ["e"], "d", ["q"], splits=2, weight="w")
+
+
+def test_replay_cost_curve_breaks_even_at_its_own_price():
+    # the curve is of the mean figures: at the grid point it adds, acting and acquiring cost the same
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    e = rng.integers(0, 4, 300)
+    t = pa.table({"e": e, "d": (rng.random(300) < np.where(e % 2 == 0, 0.03, 0.5)).astype(int)})
+    m = replay(t, ["e"], "d", splits=20, min_support=8, seed=1).metrics
+    pol = m["policies"]
+    fd_base = pol["fiber_majority"]["false_decisions"]["mean"]
+    fd_acq = pol["certify_then_acquire"]["false_decisions"]["mean"]
+    acq = pol["certify_then_acquire"]["acquisitions"]["mean"]
+    point = [c for c in m["cost_curve"] if abs(c["lambda"] - (fd_base - fd_acq) / acq) < 1e-15]
+    assert len(point) == 1 and abs(point[0]["reduction"]) < 1e-12
+    # the mean of per-split prices is another number here (0.310 vs 0.295), reported apart
+    assert abs(m["break_even_lambda"] - point[0]["lambda"]) > 0.01

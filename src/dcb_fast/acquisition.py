@@ -400,6 +400,10 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
     for k in range(splits):
         cal, test = split_cells(cells, split, calib_fraction, seed, k)
         sp = Split(cells, cal, test, min_support, weight is not None)
+        for part, w in (("calibration", sp.cal_w), ("test", sp.test_w)):
+            if not w.sum() > 0:  # every fraction of that part would be 0/0
+                raise DcbError(f"split {k}: the {part} part has no weight (column '{weight}' is 0 on all its rows); "
+                               "use more rows, or fewer rows of zero weight")
         for r in run_split(cells, sp, len(evidence), policies, tie_break,
                            lambda name, k=k: np.random.default_rng(rseed(k)) if name == "random" else None):
             rows.append({"split": k, **r})

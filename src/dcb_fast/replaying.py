@@ -428,7 +428,10 @@ def _summarize(results, models, splits, f, seed, s, weight, tol, score, score_me
     fd_acq = pol["certify_then_acquire"]["false_decisions"]["mean"]
     acq = pol["certify_then_acquire"]["acquisitions"]["mean"]
     lam = lams[name0]["mean"]
-    grid = sorted(set(LAMBDAS + ([lam] if lam is not None else [])))
+    # the curve is of the mean figures, so the price it breaks even at is the ratio of the means
+    # (where its reduction is 0), not the mean of per-split break-even prices reported above
+    curve_lam = (fd_base - fd_acq) / acq if acq > 0 else None
+    grid = sorted(set(LAMBDAS + ([curve_lam] if curve_lam is not None and curve_lam >= 0 else [])))
     cost_curve = [{"lambda": x, "base_cost": fd_base, "acquire_cost": fd_acq + x * acq,
                    "reduction": (1 - (fd_acq + x * acq) / fd_base) if fd_base > 0 else None} for x in grid]
     metrics = {
