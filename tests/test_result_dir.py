@@ -403,3 +403,28 @@ def test_the_interrupt_message_names_what_was_written(tmp_path, capsys):
         with pytest.raises(SystemExit) as stop:
             command(commit)
         assert stop.value.code == 130 and capsys.readouterr().err == message + "\n"
+
+
+def test_a_failed_final_rename_puts_the_previous_set_back(log, tmp_path, monkeypatch):
+    # the previous set is moved aside, then the new one renamed into place: if that second rename
+    # fails, DIR must hold the previous set again (not be missing)
+    from dcb_fast.io import result_dir as rd
+
+    cert = certify(log, ["lang"], "route")
+    cov = cert.coverage(log)
+    out = tmp_path / "cov-out"
+    cov.write(str(out))
+    before = snapshot(out)
+    real = os.replace
+
+    def failing(src, dst):
+        if os.path.basename(str(src)).endswith(".tmp") and str(dst) == str(out):
+            raise OSError(18, "Invalid cross-device link")
+        return real(src, dst)
+
+    monkeypatch.setattr(rd.os, "replace", failing)
+    with pytest.raises(OSError):
+        cov.write(str(out))
+    monkeypatch.setattr(rd.os, "replace", real)
+    assert snapshot(out) == before
+    assert [p for p in leftovers(str(out)) if ".dcb-old-" in p] == []

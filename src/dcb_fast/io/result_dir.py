@@ -263,7 +263,13 @@ class ResultDir:
             if os.path.isdir(self.final):
                 old = tempfile.mkdtemp(prefix=f".{os.path.basename(self.final)}.dcb-old-", dir=os.path.dirname(self.final))
                 os.replace(self.final, os.path.join(old, "set"))
-            os.replace(self.tmp, self.final)
+            try:
+                os.replace(self.tmp, self.final)
+            except OSError:
+                if old is not None:  # put the previous set back: DIR never ends up missing
+                    os.replace(os.path.join(old, "set"), self.final)
+                    os.rmdir(old)
+                raise
             self.done = True
             record(self.path)
         if old is not None:
