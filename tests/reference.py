@@ -538,9 +538,12 @@ def coverage_oracle(cal_rows, prod_rows, evidence, action, cal_weight=None, weig
             "certificate": float(fd["certificate"] / labelled), "fiber_majority": float(fd["fiber_majority"] / labelled),
             "global_majority": float(fd["global_majority"] / labelled),
             "certify_then_acquire": float(fd["certificate"] / labelled)}
-        out["error_among_certified"] = float(fd["certificate"] / cert_labelled) if cert_labelled else 0.0
+        out["error_among_certified"] = float(fd["certificate"] / cert_labelled) if cert_labelled else None
         out["acquisitions"] = float((W - by_class["certified"]) / W)
         out["labelled_fraction"] = float(labelled / W)
+    return out
+
+
 # --- partitioned counting: fibers of code tuples, the kernels' inputs (SPEC section 2) ---
 
 

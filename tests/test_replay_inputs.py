@@ -80,3 +80,16 @@ def test_replay_cost_curve_breaks_even_at_its_own_price():
     assert len(point) == 1 and abs(point[0]["reduction"]) < 1e-12
     # the mean of per-split prices is another number here (0.310 vs 0.295), reported apart
     assert abs(m["break_even_lambda"] - point[0]["lambda"]) > 0.01
+
+
+def test_coverage_error_among_certified_is_undefined_when_nothing_is_certified():
+    # SPEC 6: never a 0 that stands for "nothing certified"
+    from dcb_fast import certify
+    from dcb_fast.report.text import render_coverage
+
+    cal = pa.table({"e": [0, 0, 1, 1], "d": ["a", "b", "a", "b"]})  # both fibers mixed
+    prod = pa.table({"e": [0, 1, 1, 2], "d": ["a", "a", "b", "b"]})
+    cov = certify(cal, ["e"], "d").coverage(prod, action="d")
+    assert cov.metrics["certified_coverage"] == 0.0
+    assert cov.metrics["error_among_certified"] is None
+    assert "error among certified undefined (no labelled traffic is certified)" in render_coverage(cov.summary)

@@ -318,7 +318,7 @@ def _false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen, cer
             "global_majority": fd_global / L,
             "certify_then_acquire": fd_cert / L,
         },
-        "error_among_certified": fd_cert / l_cert if l_cert else 0.0,
+        "error_among_certified": fd_cert / l_cert if l_cert else None,  # undefined: nothing certified
         "acquisitions": (W - w_cert) / W,
         "labelled_fraction": L / W,
     }

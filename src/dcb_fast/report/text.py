@@ -83,7 +83,8 @@ def render_coverage(summary: dict) -> str:
             f"  false decisions     certificate {fd['certificate']:.3%}, fiber majority {fd['fiber_majority']:.3%}, "
             f"global majority {fd['global_majority']:.3%}",
             f"  certify-then-acquire acquires {m['acquisitions']:.2%} of traffic; error among certified "
-            f"{m['error_among_certified']:.3%}",
+            + (f"{m['error_among_certified']:.3%}" if m["error_among_certified"] is not None
+               else "undefined (no labelled traffic is certified)"),
         ]
     if m.get("top_uncovered"):
         lines += ["", "  top uncovered fibers (by traffic):"]
