@@ -234,3 +234,17 @@ def render_leaderboard_replay(summary: dict) -> str:
                      f"certification's pick with certify then acquire {fc:.3%}")
     lines.append("  " + summary["headline"])
     return "\n".join(lines)
+
+
+def render_completion_groups(summary: dict) -> str:
+    """The text view of ``dcb complete --group-by``: the pooled curve (one probe order for every
+    model), then one line per model: its probe order and certified fraction before and after."""
+    m = summary["metrics"]
+    lines = [render_completion(summary).replace("dcb complete ", f"dcb complete  pooled over {m['group_by']} ", 1), "",
+             f"  per {m['group_by']}: {'certified at step 0':>20} {'after all steps':>16}   probe order"]
+    for name, g in m["groups"].items():
+        c = g["curve"]
+        order = ", ".join(s["probe"] for s in c[1:]) or "-"
+        lines.append(f"  {name:<16}{pct(c[0]['certifiable_fraction']):>15} {pct(c[-1]['certifiable_fraction']):>16}   "
+                     f"{order}")
+    return "\n".join(lines)
