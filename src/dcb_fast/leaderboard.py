@@ -69,9 +69,9 @@ def _encode(pieces: list[pa.Array]) -> tuple[list, list[np.ndarray]]:
     values = uniq.take(pc.sort_indices(uniq))
     codes = []
     for e, d in zip(encs, dicts):
-        pos = A.np_values(pc.index_in(d, value_set=values).fill_null(-1)).astype(np.int64)
-        idx = A.np_values(e.indices.fill_null(-1)).astype(np.int64)
-        pos = np.append(pos, -1)  # index -1 (a null) maps to -1
+        pos = A.np_values(pc.index_in(d, value_set=values).fill_null(-1)).astype(np.int32)
+        idx = A.np_values(e.indices.fill_null(-1))
+        pos = np.append(pos, np.int32(-1))  # index -1 (a null) maps to -1
         codes.append(pos[idx])
     return values.to_pylist(), codes
 
@@ -98,12 +98,13 @@ def read_board(source, group_by: str, id_col: str, evidence: str, action: str, e
     models, mcodes = _encode(parts[group_by])
     items, icodes = _encode(parts[id_col])
     acts, acodes = _encode(parts[action])
-    num = lambda c: (np.concatenate([A.np_values(pc.cast(a, pa.float64()) if not pa.types.is_floating(a.type) else a,
-                                                 nan_nulls=True).astype(np.float64) for a in parts[c]])
+    num = lambda c: (np.concatenate([A.np_values(pc.cast(a, pa.float64()) if a.type != pa.float64() else a,
+                                                 nan_nulls=True) for a in parts[c]])
                      if parts[c] else np.zeros(0))
-    model = np.concatenate(mcodes) if mcodes else np.zeros(0, np.int64)
-    item = np.concatenate(icodes) if icodes else np.zeros(0, np.int64)
-    act = np.concatenate(acodes) if acodes else np.zeros(0, np.int64)
+    model = np.concatenate(mcodes) if mcodes else np.zeros(0, np.int32)
+    item = np.concatenate(icodes) if icodes else np.zeros(0, np.int32)
+    act = np.concatenate(acodes) if acodes else np.zeros(0, np.int32)
+    del mcodes, icodes, acodes
     value = num(evidence)
     err = np.abs(num(error)) if error else np.zeros(len(value))
     del parts
@@ -117,20 +118,24 @@ def read_board(source, group_by: str, id_col: str, evidence: str, action: str, e
     present = np.zeros(len(items), dtype=bool)
     present[item] = True
     if not present.all():
-        remap = np.cumsum(present) - 1
+        remap = (np.cumsum(present) - 1).astype(np.int32)
         item = remap[item]
         items = [x for x, p in zip(items, present) if p]
     n_items = len(items)
-    key = model * n_items + item
-    sk = np.sort(key)
-    dup = np.flatnonzero(sk[1:] == sk[:-1])
-    if len(dup):
-        k = int(sk[dup[0]])
-        raise DcbError(f"model '{models[k // n_items]}' has item '{items[k % n_items]}' in column '{id_col}' more than "
-                       "once; a leaderboard has one row per (model, item): deduplicate the input")
-    order = np.lexsort((value, model))
-    offsets = np.searchsorted(model[order], np.arange(len(models) + 1)).astype(np.int64)
-    board = Board(np.ascontiguousarray(value[order]), act[order].astype(np.int64), item[order].astype(np.int64),
+    # group rows by model (stable: a file written model by model is already grouped, so this is
+    # one linear pass), then sort each model's rows by prediction: 67 sorts of 257k values cost
+    # far less than one lexsort of 17M (value, model) pairs
+    by_model = np.argsort(model, kind="stable")
+    offsets = np.searchsorted(model[by_model], np.arange(len(models) + 1)).astype(np.int64)
+    order = np.empty_like(by_model)
+    for m in range(len(models)):
+        seg = by_model[offsets[m]:offsets[m + 1]]
+        if len(seg) > 1 and np.bincount(item[seg], minlength=n_items).max() > 1:
+            k = int(np.flatnonzero(np.bincount(item[seg], minlength=n_items) > 1)[0])
+            raise DcbError(f"model '{models[m]}' has item '{items[k]}' in column '{id_col}' more than "
+                           "once; a leaderboard has one row per (model, item): deduplicate the input")
+        order[offsets[m]:offsets[m + 1]] = seg[np.argsort(value[seg], kind="stable")]
+    board = Board(np.ascontiguousarray(value[order]), act[order], item[order],
                   np.ascontiguousarray(err[order]), offsets, [str(m) for m in models], acts, n_items, dropped)
     return board, src
 
@@ -158,9 +163,10 @@ def evaluate_board_split(board: Board, item_cal: np.ndarray, min_support: int, t
 
     out = np.zeros((len(board.models), N_OUT))
     counts = np.zeros(len(board.action_values), dtype=np.int64)
+    flag = np.zeros(int(np.diff(board.offsets).max(initial=0)), dtype=np.uint8)
     leaderboard_split(board.values, board.actions, board.items, board.abs_err, board.offsets, item_cal,
                       -1.0 if tolerance is None else float(tolerance), min_support, len(board.action_values),
-                      counts, out)
+                      counts, flag, out)
     return out
 
 

@@ -19,12 +19,14 @@ N_OUT = 8
 
 @kernel
 def leaderboard_split(values, actions, items, abs_err, offsets, item_cal, fixed_tol, min_support, n_actions,
-                      counts, out):
+                      counts, flag, out):
     """One split for every model. ``values`` / ``actions`` (canonical ranks) / ``items`` (item
     codes) / ``abs_err`` are the rows sorted by (model, value); model m holds rows
     ``offsets[m]:offsets[m + 1]``. ``item_cal[item]`` is 1 for calibration items. ``fixed_tol``
     < 0 means the tolerance is the model's calibration MAE (mean of ``abs_err``). ``counts`` is
-    an ``n_actions`` scratch row; ``out[m]`` receives the figures named by the module constants
+    an ``n_actions`` scratch row, ``flag`` a uint8 scratch as long as the largest model (its rows'
+    calibration flags, gathered once so that the window pass reads them in order); ``out[m]``
+    receives the figures named by the module constants
     (counts of test rows; NaN tolerance when the model has no calibration row)."""
     n_models = offsets.shape[0] - 1
     for m in range(n_models):
@@ -35,7 +37,9 @@ def leaderboard_split(values, actions, items, abs_err, offsets, item_cal, fixed_
         n_cal = 0
         err_sum = 0.0
         for p in range(a0, a1):
-            if item_cal[items[p]]:
+            f = item_cal[items[p]]
+            flag[p - a0] = f
+            if f:
                 n_cal += 1
                 err_sum += abs_err[p]
                 counts[actions[p]] += 1
@@ -56,7 +60,7 @@ def leaderboard_split(values, actions, items, abs_err, offsets, item_cal, fixed_
         fd_major = 0
         fd_glob = 0
         for p in range(a0, a1):
-            if item_cal[items[p]]:
+            if flag[p - a0]:
                 continue
             v = values[p]
             truth = actions[p]
@@ -64,12 +68,12 @@ def leaderboard_split(values, actions, items, abs_err, offsets, item_cal, fixed_
             if n_cal > 0:
                 # compare differences, as the definition reads: |v_q - v_p| <= tol
                 while hi < a1 and values[hi] - v <= tol:
-                    if item_cal[items[hi]]:
+                    if flag[hi - a0]:
                         counts[actions[hi]] += 1
                         in_window += 1
                     hi += 1
                 while v - values[lo] > tol:
-                    if item_cal[items[lo]]:
+                    if flag[lo - a0]:
                         counts[actions[lo]] -= 1
                         in_window -= 1
                     lo += 1
