@@ -42,27 +42,28 @@ def _bounds(cx, tx, tol):
     n = len(cx)
     lo = np.searchsorted(cx, tx - tol, "left")
     hi = np.searchsorted(cx, tx + tol, "right")
-    # tx - tol can round: move each bound until the definition holds at it
+    # tx - tol can round: move each bound until the definition holds at it, a whole run of tied
+    # calibration values at a time (one step per tie group would be quadratic on tied data)
     while True:
-        bad = (lo > 0) & (tx - cx[np.maximum(lo - 1, 0)] <= tol)
-        if not bad.any():
+        bad = np.flatnonzero((lo > 0) & (tx - cx[np.maximum(lo - 1, 0)] <= tol))
+        if not len(bad):
             break
-        lo[bad] -= 1
+        lo[bad] = np.searchsorted(cx, cx[lo[bad] - 1], "left")
     while True:
-        bad = (lo < n) & (tx - cx[np.minimum(lo, n - 1)] > tol)
-        if not bad.any():
+        bad = np.flatnonzero((lo < n) & (tx - cx[np.minimum(lo, n - 1)] > tol))
+        if not len(bad):
             break
-        lo[bad] += 1
+        lo[bad] = np.searchsorted(cx, cx[lo[bad]], "right")
     while True:
-        bad = (hi < n) & (cx[np.minimum(hi, n - 1)] - tx <= tol)
-        if not bad.any():
+        bad = np.flatnonzero((hi < n) & (cx[np.minimum(hi, n - 1)] - tx <= tol))
+        if not len(bad):
             break
-        hi[bad] += 1
+        hi[bad] = np.searchsorted(cx, cx[hi[bad]], "right")
     while True:
-        bad = (hi > 0) & (cx[np.maximum(hi - 1, 0)] - tx > tol)
-        if not bad.any():
+        bad = np.flatnonzero((hi > 0) & (cx[np.maximum(hi - 1, 0)] - tx > tol))
+        if not len(bad):
             break
-        hi[bad] -= 1
+        hi[bad] = np.searchsorted(cx, cx[hi[bad] - 1], "left")
     return lo, hi
 
 
