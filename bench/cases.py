@@ -18,6 +18,7 @@ from typing import Callable
 from dcb_fast.benchmark import AUDIT_BASELINES, audit_compare, audit_ours
 
 from . import baselines as B
+from . import leaderboard_baselines as LB
 from .data import ACTION, EVIDENCE, PROBES, WEIGHT, calibration_file, log_file, predictions_file
 
 COVERAGE_MIN_SUPPORT = 5  # calibration fibers with fewer rows are thin: all four classes occur
@@ -154,6 +155,43 @@ def replay_compare(ours, other):
             assert so / 3 <= sb <= 3 * so, (key, "spread over splits", "ours", so, "baseline", sb)
 
 
+# -- leaderboard replay: a long table, a row per (model, item), 67 models -------------------------------
+
+LEADERBOARD_MODELS = 67
+LEADERBOARD_SPLITS = 50
+LEADERBOARD_MIN_SUPPORT = 5
+
+
+def leaderboard_ours(source, splits=LEADERBOARD_SPLITS, seed=0, min_support=LEADERBOARD_MIN_SUPPORT, threads=None):
+    """Per (split, model) run: certified fraction, certify-only false decisions, window-majority
+    and global-majority false decisions (tolerance: each model's calibration MAE)."""
+    from dcb_fast.leaderboard import leaderboard_replay
+
+    r = leaderboard_replay(source, "model", "item", "pred", "label", tolerance="mae:error", splits=splits,
+                           seed=seed, min_support=min_support, threads=threads)
+    out = {}
+    for x in r.splits.to_pylist():
+        out.setdefault((x["split"], x["model"]), {})[x["policy"]] = x
+    return {key: (v["certify_only"]["certified_fraction"], v["certify_only"]["false_decisions"],
+                  v["fiber_majority"]["false_decisions"], v["global_majority"]["false_decisions"])
+            for key, v in out.items()}
+
+
+def leaderboard_compare(ours, other):
+    """Same item splits, same rule: every run's figures agree (the baseline may stop early:
+    its runs are compared)."""
+    assert other and set(other) <= set(ours), (sorted(other)[:3], sorted(ours)[:3])
+    for key, b in other.items():
+        for x, y, what in zip(ours[key], b, ("certified", "fd certify", "fd majority", "fd global")):
+            _close(x, y, 1e-12, (key, what))
+
+
+def leaderboard_inputs(rows, directory=None):
+    from .data import leaderboard_file
+
+    return (leaderboard_file(rows, LEADERBOARD_MODELS, directory=directory),)
+
+
 # -- the registry ---------------------------------------------------------------------------------------
 
 CASES = {
@@ -172,4 +210,7 @@ CASES = {
                    window_compare, inputs=lambda rows, d=None: (predictions_file(rows, directory=d),)),
     "replay": Case("replay", replay_ours, {"duckdb": B.replay_duckdb, "polars": B.replay_polars}, replay_compare,
                    inputs=lambda rows, d=None: (log_file(rows, directory=d),), smoke_kwargs={"splits": 30}),
+    "leaderboard": Case("leaderboard", leaderboard_ours, {"numpy": LB.leaderboard_numpy, "loop": LB.leaderboard_loop},
+                        leaderboard_compare, inputs=leaderboard_inputs, smoke_kwargs={"splits": 4},
+                        goal_vs=("numpy",)),
 }

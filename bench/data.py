@@ -67,3 +67,21 @@ def log_dataset(rows: int, files: int, seed: int = 0, directory: str | None = No
             if not os.path.exists(p):
                 write_log(p, rows=per, seed=seed * 10_000 + i, row_group_rows=min(per, 1 << 20))
     return d
+
+
+def leaderboard_file(rows: int, models: int = 67, seed: int = 0, directory: str | None = None) -> str:
+    """A synthetic long leaderboard (``dcb_fast.synth.leaderboard``) of about ``rows`` rows:
+    ``models`` models x ``rows // models`` items (at least 60), 2% of items missing per model."""
+    import pyarrow.parquet as pq
+
+    from dcb_fast.io.writers import atomic_path
+    from dcb_fast.synth import leaderboard
+
+    items = max(60, rows // models)
+    d = directory or cache_dir()
+    path = os.path.join(d, f"leaderboard_v{GENERATOR_VERSION}_{models}x{items}_s{seed}.parquet")
+    if not os.path.exists(path):
+        t = leaderboard(models=models, items=items, seed=seed, missing=0.02)
+        with atomic_path(path) as tmp:
+            pq.write_table(t, tmp, row_group_size=1 << 20)
+    return path

@@ -37,6 +37,9 @@ GOALS = {
                        "kind": "ratio", "vs": DUCKDB_POLARS},
     "replay_memory": {"title": "replay: peak resident memory of a fresh process (ours: 100 splits; "
                                "baselines: 10 splits)", "kind": "report"},
+    "leaderboard": {"title": "leaderboard replay, 67 models x 50 item splits (long table): ours vs a numpy loop "
+                             "per model and split", "kind": "ratio", "vs": ["numpy"]},
+    "leaderboard_memory": {"title": "leaderboard replay: peak resident memory of a fresh process", "kind": "report"},
     "stream_reference": {"title": "audit streamed from Parquet, --bench-rows rows (throughput reference)",
                          "kind": "report"},
     "stream_big": {"title": "audit streamed from Parquet, --bench-rows-big rows", "kind": "stream",

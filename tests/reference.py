@@ -691,3 +691,96 @@ def certifiable_share_oracle(keys, actions):
     for k, a in zip(keys, actions):
         groups[k].add(a)
     return sum(len(groups[k]) == 1 for k in keys) / len(keys)
+
+
+# --- leaderboard replays (SPEC section 6, "Leaderboard replays") ---
+
+
+def leaderboard_split_items_oracle(ids, calib_fraction, seed, index):
+    """The calibration items of split ``index``: the distinct ids in sorted order, permuted by a
+    generator seeded ``[seed, index]``, the first ``round(f * n)`` of the permutation."""
+    import numpy as np
+
+    items = sorted(set(ids))
+    perm = np.random.default_rng([seed, index]).permutation(len(items))
+    return {items[i] for i in perm[:int(round(calib_fraction * len(items)))]}
+
+
+def leaderboard_split_oracle(rows, model, item, pred, action, cal_items, min_support=1, tol=None, error=None):
+    """One split of a leaderboard replay by plain loops (SPEC section 6): ``rows`` are dicts, a
+    row per (model, item), ``cal_items`` the calibration items (the same for every model).
+
+    Per model: the tolerance is ``tol`` or the mean |error| over its calibration rows; a test
+    row's window is the model's calibration rows with |prediction - its prediction| <= tolerance;
+    certified when the window has >= s rows and one action; the window's majority (by rows, ties
+    to the lowest action) when it has >= s rows, else the model's global calibration majority.
+    Returns ``{model: {"figures": {policy: (certified, error among certified or None, false
+    decisions, acquisitions)} as Fractions of the model's test rows, "tolerance", "mae"}}``."""
+    out = {}
+    for m in sorted({r[model] for r in rows}):
+        mine = [r for r in rows if r[model] == m]
+        cal = [r for r in mine if r[item] in cal_items]
+        test = [r for r in mine if r[item] not in cal_items]
+        mae = math.fsum(abs(r[error]) for r in cal) / len(cal) if error else None
+        t = tol if tol is not None else mae
+        glob = defaultdict(int)
+        for r in cal:
+            glob[r[action]] += 1
+        top = max(glob.values())
+        g = _first_action([a for a, x in glob.items() if x == top])
+        cert = wrong = fd_major = fd_glob = 0
+        for r in test:
+            window = [q for q in cal if abs(q[pred] - r[pred]) <= t]
+            per = defaultdict(int)
+            for q in window:
+                per[q[action]] += 1
+            major = g
+            if len(window) >= min_support:
+                best = max(per.values())
+                major = _first_action([a for a, x in per.items() if x == best])
+                if len(per) == 1:
+                    cert += 1
+                    wrong += major != r[action]
+            fd_major += major != r[action]
+            fd_glob += g != r[action]
+        W = len(test)
+        c = Fraction(cert, W)
+        err = Fraction(wrong, cert) if cert else None
+        out[m] = {"figures": {"certify_only": (c, err, Fraction(wrong, W), Fraction(0)),
+                              "fiber_majority": (Fraction(1), Fraction(fd_major, W), Fraction(fd_major, W), Fraction(0)),
+                              "global_majority": (Fraction(1), Fraction(fd_glob, W), Fraction(fd_glob, W), Fraction(0)),
+                              "certify_then_acquire": (c, err, Fraction(wrong, W), 1 - c)},
+                  "tolerance": t, "mae": mae}
+    return out
+
+
+def leaderboard_summary_oracle(per_split):
+    """Pooled and per-model summaries of a leaderboard replay from per-split oracle answers:
+    split statistics of every figure over all (model, split) runs, lambda* per run, and per
+    split the model with the lowest calibration MAE (ties: first model name) vs certification's
+    pick (lowest error among certified, nothing certified = 1, then the highest certified
+    fraction)."""
+    fields = ["certified_fraction", "error_among_certified", "false_decisions", "acquisitions"]
+    names = sorted(per_split[0])
+
+    def lam(fig):
+        acq = fig["certify_then_acquire"][3]
+        return (fig["fiber_majority"][2] - fig["certify_then_acquire"][2]) / acq if acq else None
+
+    runs = [s[n]["figures"] for s in per_split for n in names]
+    pooled = {p: {f: split_stats_oracle([r[p][i] for r in runs]) for i, f in enumerate(fields)} for p in runs[0]}
+    models = {n: {p: {f: split_stats_oracle([s[n]["figures"][p][i] for s in per_split]) for i, f in enumerate(fields)}
+                  for p in runs[0]} for n in names}
+    bench_n, cert_n, differ = dict.fromkeys(names, 0), dict.fromkeys(names, 0), 0
+    for s in per_split:
+        bench = min(names, key=lambda n: (s[n]["mae"], n))
+        cert = min(names, key=lambda n: (1 if s[n]["figures"]["certify_only"][1] is None
+                                         else s[n]["figures"]["certify_only"][1],
+                                         -s[n]["figures"]["certify_only"][0], n))
+        bench_n[bench] += 1
+        cert_n[cert] += 1
+        differ += bench != cert
+    return {"policies": pooled, "models": models, "lambda_runs": split_stats_oracle([lam(r) for r in runs]),
+            "lambda_models": {n: split_stats_oracle([lam(s[n]["figures"]) for s in per_split]) for n in names},
+            "choice": {"benchmark_choices": bench_n, "certification_choices": cert_n,
+                       "differ_fraction": differ / len(per_split)}}

@@ -82,6 +82,10 @@ def _perturbed(name, result):
         key = ("fiber_majority", "false_decisions")
         mean, sd = r["stats"][key]
         r["stats"][key] = (mean + 10 * sd + 0.01, sd)
+    elif name == "leaderboard":
+        key = sorted(r)[1]
+        c, fd, fdm, fdg = r[key]
+        r[key] = (c, fd, fdm + 1 / 1024, fdg)
     else:  # a new case needs its own perturbation here
         raise AssertionError(f"no perturbation for case {name}")
     return r
@@ -150,6 +154,7 @@ def test_dcb_bench_rejects_tiny_inputs():
 
 
 BENCH_FILES = ["test_audit.py", "test_completion.py", "test_coverage.py", "test_windows.py", "test_replay.py",
+               "test_leaderboard.py",
                "test_scale.py"]
 
 

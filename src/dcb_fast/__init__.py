@@ -26,6 +26,8 @@ _LAZY = {
     "replay": ("dcb_fast.replaying", "replay"),
     "acquisition_replay": ("dcb_fast.acquisition", "acquisition_replay"),
     "AcquisitionResult": ("dcb_fast.acquisition", "AcquisitionResult"),
+    "leaderboard_replay": ("dcb_fast.leaderboard", "leaderboard_replay"),
+    "complete_groups": ("dcb_fast.completion", "complete_groups"),
     "CoverageResult": ("dcb_fast.production", "CoverageResult"),
     "read_result_dir": ("dcb_fast.report.saved", "read_result_dir"),
     "DcbError": ("dcb_fast.errors", "DcbError"),

@@ -412,3 +412,59 @@ def _headline(m: dict, target) -> str:
         s += f"; target {target:.0%}: " + (f"reached with {cc['probes']} probes (cost {cc['cost']:g})"
                                             if isinstance(cc, dict) else "not reached")
     return s
+
+
+def complete_groups(source, group_by: str, evidence, action, probes, batch_rows: int = DEFAULT_BATCH_ROWS,
+                    **options) -> CompletionResult:
+    """Greedy completion per model of a long table (``group_by`` names the model; issue 19):
+    one :func:`complete` on each model's rows, and a pooled view, :func:`complete` on every row
+    with the model column leading the evidence (fibers never mix models; one probe order chosen
+    for all models together). ``options`` are :func:`complete`'s; rules that depend on the data
+    (quantile bins) are resolved on each model's own rows.
+
+    ``metrics`` is the pooled view's, plus ``groups`` ({model: its metrics}) and ``group_by``;
+    ``curve`` holds the pooled curve (``group`` null) and every model's curve. Rows with a null
+    model are left out (``dropped_group_rows``). The input is read into memory once.
+
+    >>> t = pa.table({"m": ["x"] * 4 + ["y"] * 4, "e": [0] * 8, "p": [0, 0, 1, 1, 0, 1, 0, 1],
+    ...               "d": [0, 0, 1, 1, 0, 0, 0, 0]})
+    >>> r = complete_groups(t, "m", ["e"], "d", ["p"])
+    >>> {g: m["curve"][-1]["certifiable_fraction"] for g, m in r.metrics["groups"].items()}
+    {'x': 1.0, 'y': 1.0}
+    """
+    import pyarrow.compute as pc
+
+    from .auditing import check_columns
+
+    evidence = check_columns(evidence, action, options.get("weight"))
+    plist = [probes] if isinstance(probes, str) else list(probes or [])
+    if group_by in evidence or group_by in plist or group_by == action or group_by == options.get("weight"):
+        raise DcbError(f"--group-by column '{group_by}' is also the evidence, a probe, the action or the weight; "
+                       "it must name the model")
+    cols = list(dict.fromkeys([group_by] + evidence + plist + [action] + [options.get("weight")] * bool(
+        options.get("weight"))))
+    src = open_source(source, cols, batch_rows)
+    table = pa.Table.from_batches([b for _, b in src.batches(cols)])
+    g = table.column(group_by)
+    if pa.types.is_dictionary(g.type):
+        g = g.cast(g.type.value_type)
+        table = table.set_column(0, group_by, g)
+    dropped = g.null_count
+    if dropped:
+        table = table.filter(pc.is_valid(g))
+        g = table.column(group_by)
+    if table.num_rows == 0:
+        raise DcbError("empty input: no rows with a model")
+    names = sorted(pc.unique(g).to_pylist())
+    pooled = complete(table, [group_by] + evidence, action, plist, **options)
+    groups, tables = {}, [pooled.curve.append_column("group", pa.nulls(pooled.curve.num_rows, pa.string()))]
+    for name in names:
+        r = complete(table.filter(pc.equal(g, name)), evidence, action, plist, **options)
+        groups[str(name)] = r.metrics
+        tables.append(r.curve.append_column("group", pa.array([str(name)] * r.curve.num_rows, pa.string())))
+    summary = dict(pooled.summary)
+    summary["parameters"] = {**pooled.summary["parameters"], "evidence": evidence, "group_by": group_by}
+    summary["input"] = src.describe()
+    summary["metrics"] = {**pooled.metrics, "group_by": group_by, "groups": groups, "dropped_group_rows": dropped}
+    summary["headline"] = (f"{len(groups)} models; pooled (one probe order for all): " + pooled.summary["headline"])
+    return CompletionResult(summary, pa.concat_tables(tables, promote_options="permissive"))

@@ -39,6 +39,8 @@ def _costs(ctx, param, value):
 @click.option("--holdout", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Choose probes on the rest and score every step on this held-out fraction of rows.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
+@click.option("--group-by", "group_by", default=None, metavar="MODEL",
+              help="A long table of several models: a completion curve per value of this column, and the pooled view.")
 @click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
               help="Write summary.json and completion_curve.parquet (or .csv) here.")
 @click.option("--table-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
@@ -47,7 +49,7 @@ def _costs(ctx, param, value):
 @report_option
 @handle_errors
 def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_support, thin, target, costs, holdout,
-                 seed, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path):
+                 seed, group_by, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path):
     """Greedy completion: which probe, added to the EVIDENCE, certifies the most traffic; the
     curve as probes are added, and the cost of reaching a target.
 
@@ -55,19 +57,25 @@ def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_sup
     Example:
       dcb complete log.parquet -e lang,domain -a route -p gpu,latency,locale -s 5 --target 0.8
     """
-    from ..completion import complete
-    from ..report.text import render_completion
+    from ..completion import complete, complete_groups
+    from ..report.text import render_completion, render_completion_groups
 
     check_report_path(report_path)
     if out_dir is not None:
         from ..io.result_dir import check_out_dir
 
         check_out_dir(out_dir)
-    result = complete(list(source), evidence, action, probes, weight=weight, min_support=min_support, target=target,
-                      costs=costs, holdout=holdout, seed=seed, thin=thin, nulls=nulls, rules=parse_rules(rules),
-                      batch_rows=batch_rows, threads=threads, progress=None if not quiet else False)
+    options = dict(weight=weight, min_support=min_support, target=target, costs=costs, holdout=holdout, seed=seed,
+                   thin=thin, nulls=nulls, rules=parse_rules(rules), threads=threads)
+    if group_by is not None:
+        result = complete_groups(list(source), group_by, evidence, action, probes, batch_rows=batch_rows,
+                                 progress=False, **options)
+    else:
+        result = complete(list(source), evidence, action, probes, batch_rows=batch_rows,
+                          progress=None if not quiet else False, **options)
     if out_dir is not None:
         paths = result.write(out_dir, table_format)
         note(quiet, "wrote " + ", ".join(paths.values()))
     emit_report(report_path, result.summary, {"curve": result.curve}, quiet)
-    click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_completion(result.summary))
+    click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else (render_completion_groups if group_by is not None
+                                                                 else render_completion)(result.summary))

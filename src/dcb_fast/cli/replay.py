@@ -31,6 +31,10 @@ def _pairs(ctx, param, value):
 @click.option("--score-col", "scores", multiple=True, callback=_pairs, metavar="NAME=COL",
               help="A model's benchmark score column (mean over the input, lower is better); one per model.")
 @click.option("--weight", "-w", default=None, metavar="COL")
+@click.option("--group-by", "group_by", default=None, metavar="MODEL",
+              help="Long leaderboard: a row per (model, item); this column names the model (needs --id).")
+@click.option("--id", "id_col", default=None, metavar="ITEM",
+              help="With --group-by: the item id column; splits assign items, the same for every model.")
 @click.option("--splits", "-n", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--calib-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
               show_default=True, help="Share of rows in the calibration part of each split.")
@@ -48,30 +52,55 @@ def _pairs(ctx, param, value):
 @report_option
 @column_type_option
 @handle_errors
-def replay_cmd(source, evidence, action, models, scores, weight, splits, calib_fraction, seed, min_support, tolerance,
+def replay_cmd(source, evidence, action, models, scores, weight, group_by, id_col, splits, calib_fraction, seed, min_support, tolerance,
                nulls, rules, threads, out_dir, fmt, quiet, report_path):
     """Replay certify-then-acquire on seeded calibration/test splits: false decisions of acting
     on the benchmark vs certifying what the evidence determines and acquiring the rest.
 
+    A long leaderboard (a row per model and item) replays every model with --group-by MODEL
+    --id ITEM: the evidence is the prediction, --tolerance mae:ERROR_COL the mean |error| over
+    each model's calibration rows of each split.
+
     \b
     Example:
       dcb replay tox21.parquet -e pattern -a sr_p53 --splits 100 -s 50
+      dcb replay board.parquet --group-by model --id item -e pred -a label --tolerance mae:error -n 50 -s 5
     """
     from ..replaying import replay
-    from ..report.text import render_replay
+    from ..report.text import render_leaderboard_replay, render_replay
 
-    if not evidence and not models:
+    if group_by is not None or id_col is not None:
+        if group_by is None or id_col is None:
+            raise click.UsageError("a leaderboard replay needs both --group-by MODEL and --id ITEM")
+        if models or scores or weight or rules:
+            raise click.UsageError("--group-by replays one evidence column per model: no --model, --score-col, "
+                                   "--weight or --rule")
+        if not evidence:
+            raise click.UsageError("give the prediction column: --evidence PRED")
+        if tolerance is None:
+            raise click.UsageError("a leaderboard replay needs --tolerance mae:ERROR_COL (per model and split) or a number")
+    elif not evidence and not models:
         raise click.UsageError("give --evidence COLS or one --model NAME=COLS per model")
     check_report_path(report_path)
     if out_dir is not None:
         from ..io.result_dir import check_out_dir
 
         check_out_dir(out_dir)
-    result = replay(list(source), evidence, action, splits=splits, calib_fraction=calib_fraction, seed=seed,
-                    min_support=min_support, weight=weight, models=models, score=scores, tolerance=tolerance,
-                    nulls=nulls, rules=parse_rules(rules), threads=threads)
+    if group_by is not None:
+        from ..leaderboard import leaderboard_replay
+
+        result = leaderboard_replay(list(source), group_by, id_col, evidence, action,
+                                    tolerance=tolerance, splits=splits,
+                                    calib_fraction=calib_fraction, seed=seed, min_support=min_support,
+                                    threads=threads)
+        render = render_leaderboard_replay
+    else:
+        result = replay(list(source), evidence, action, splits=splits, calib_fraction=calib_fraction, seed=seed,
+                        min_support=min_support, weight=weight, models=models, score=scores, tolerance=tolerance,
+                        nulls=nulls, rules=parse_rules(rules), threads=threads)
+        render = render_replay
     if out_dir is not None:
         paths = result.write(out_dir)
         note(quiet, "wrote " + ", ".join(paths.values()))
     emit_report(report_path, result.summary, {"splits": result.splits}, quiet)
-    click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_replay(result.summary))
+    click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render(result.summary))

@@ -182,3 +182,70 @@ def render_replay(summary: dict) -> str:
                 lines.append(f"    {who} picks: " + ", ".join(f"{n} {k}" for n, k in picks.items()))
     lines.append("  " + summary["headline"])
     return "\n".join(lines)
+
+
+def render_leaderboard_replay(summary: dict) -> str:
+    """The text view of a leaderboard replay (``dcb replay --group-by``): the policies pooled over
+    every (model, split) run, lambda* per run, one line per model, the model choice."""
+    m, p = summary["metrics"], summary["parameters"]
+    tol = p["tolerance"]
+    tol_s = (f"tolerance = each model's calibration MAE of {tol[4:]}" if isinstance(tol, str)
+             else f"tolerance {tol:g}")
+    lines = [f"dcb replay  leaderboard  {p['group_by']} x {p['id']}  evidence: {p['evidence'][0]}  action: "
+             f"{p['action']}", f"  {m['n_models']} models, {m['n_items']:,} items, {m['n_rows']:,} rows; "
+             f"{m['splits']} item splits, calibration {p['calib_fraction']:.0%}, min support {p['min_support']}, "
+             f"{tol_s}, seed {p['seed']}", "",
+             f"  pooled over {m['runs']} (model, split) runs",
+             f"  {'policy':<22}{'certified':>11}{'err|cert':>10}{'false dec.':>12}{'acquired':>10}   (mean; p10-p90 of false dec.)"]
+    for pol, v in m["policies"].items():
+        fd = v["false_decisions"]
+        err = v["error_among_certified"]
+        shown = "-" if err.get("mean") is None else f"{err['mean']:.3%}"
+        lines.append(f"  {pol.replace('_', ' '):<22}{v['certified_fraction']['mean']:>10.3%} "
+                     f"{shown:>9} {fd['mean']:>11.4%}"
+                     f"{v['acquisitions']['mean']:>10.2%}   ({fd['p10']:.4%}-{fd['p90']:.4%})")
+    err = m["policies"]["certify_only"]["error_among_certified"]
+    if err["n_splits"] < m["runs"]:
+        lines.append(f"  err|cert: mean over the {err['n_splits']} of {m['runs']} runs that certify something")
+    ls = m["break_even_lambda_splits"]
+    lines.append("")
+    if ls["mean"] is not None:
+        lines.append(f"  lambda* per run: mean {ls['mean']:.3%}, median {ls['median']:.3%}, p10-p90 "
+                     f"{ls['p10']:.3%}-{ls['p90']:.3%} of a false decision (over {ls['n_splits']} runs)")
+    lines += ["", f"  {'model':<16}{'cal MAE':>9}{'certified':>11}{'err|cert':>10}{'FD major.':>11}"
+                  f"{'FD c+a':>9}{'lambda*':>9}   (means over splits)"]
+    for name, pol in m["models"].items():
+        mae = m["calibration_mae_models"][name]["mean"]
+        e = pol["certify_only"]["error_among_certified"]["mean"]
+        lam = m["break_even_lambda_models"][name]["mean"]
+        lines.append(f"  {name:<16}{mae:>9.4f}{pol['certify_only']['certified_fraction']['mean']:>10.2%} "
+                     f"{'-' if e is None else format(e, '.3%'):>9}"
+                     f"{pol['fiber_majority']['false_decisions']['mean']:>10.3%} "
+                     f"{pol['certify_then_acquire']['false_decisions']['mean']:>8.3%}"
+                     f"{'-' if lam is None else format(lam, '.2%'):>9}")
+    if "model_choice" in m:
+        mc = m["model_choice"]
+        top = lambda d: ", ".join(f"{n} {k}" for n, k in sorted(d.items(), key=lambda x: -x[1]) if k)
+        lines += ["", f"  model choice per split: lowest calibration MAE vs certification differ in "
+                      f"{mc['differ_fraction']:.0%} of splits",
+                  f"    benchmark picks: {top(mc['benchmark_choices'])}",
+                  f"    certification picks: {top(mc['certification_choices'])}"]
+        fb, fc = mc["benchmark_choice_false_decisions"]["mean"], mc["certification_choice_false_decisions"]["mean"]
+        lines.append(f"    false decisions: benchmark's pick acting on its window majority {fb:.3%}; "
+                     f"certification's pick with certify then acquire {fc:.3%}")
+    lines.append("  " + summary["headline"])
+    return "\n".join(lines)
+
+
+def render_completion_groups(summary: dict) -> str:
+    """The text view of ``dcb complete --group-by``: the pooled curve (one probe order for every
+    model), then one line per model: its probe order and certified fraction before and after."""
+    m = summary["metrics"]
+    lines = [render_completion(summary).replace("dcb complete ", f"dcb complete  pooled over {m['group_by']} ", 1), "",
+             f"  per {m['group_by']}: {'certified at step 0':>20} {'after all steps':>16}   probe order"]
+    for name, g in m["groups"].items():
+        c = g["curve"]
+        order = ", ".join(s["probe"] for s in c[1:]) or "-"
+        lines.append(f"  {name:<16}{pct(c[0]['certifiable_fraction']):>15} {pct(c[-1]['certifiable_fraction']):>16}   "
+                     f"{order}")
+    return "\n".join(lines)
