@@ -7,7 +7,7 @@ import json
 import click
 
 from .engine import engine_options, note_run, warnings_as_notes
-from .options import Command, columns, handle_errors, note, parse_rules, reading
+from .options import Command, columns, fail_under, handle_errors, note, parse_rules, reading
 from .report import check_report_path, emit_report, report_option
 
 
@@ -28,11 +28,12 @@ from .report import check_report_path, emit_report, report_option
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="stdout: a readable table, or the summary JSON.")
 @report_option
+@fail_under("audit")
 @engine_options
 @reading
 @handle_errors
 def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_support, thin, out_dir, fiber_format,
-              max_fibers, no_cases, fmt, batch_rows, threads, quiet, report_path, scheduler, checkpoint):
+              max_fibers, no_cases, fmt, batch_rows, threads, quiet, report_path, gates, scheduler, checkpoint):
     """Audit whether ACTION is determined by the EVIDENCE columns of SOURCE.
 
     SOURCE: Parquet, Arrow IPC/Feather or CSV files, directories or globs.
@@ -44,6 +45,7 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
     """
     from ..auditing import audit
     from ..report.text import render_audit
+    from .gates import enforce
 
     if out_dir is not None:
         from ..io.result_dir import check_out_dir
@@ -66,3 +68,4 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
         click.echo(json.dumps(result.summary, indent=2))
     else:
         click.echo(render_audit(result.summary))
+    enforce(result.summary, gates, quiet)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import Command, handle_errors, note, reading
+from .options import Command, fail_under, handle_errors, note, reading
 from .report import check_report_path, emit_report, report_option
 
 
@@ -24,8 +24,9 @@ from .report import check_report_path, emit_report, report_option
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @reading
 @report_option
+@fail_under("coverage")
 @handle_errors
-def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, batch_rows, threads, quiet, report_path):
+def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, batch_rows, threads, quiet, report_path, gates):
     """Stream PRODUCTION logs against a certificate CERT (from `dcb certify`): how much
     traffic the benchmark covers, and how much of it has its action determined.
 
@@ -35,6 +36,7 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
     """
     from ..production import coverage
     from ..report.text import render_coverage
+    from .gates import enforce
 
     check_report_path(report_path)
     if out_dir is not None:
@@ -48,3 +50,4 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
         note(quiet, "wrote " + ", ".join(paths.values()))
     emit_report(report_path, result.summary, lambda: {"uncovered": result.uncovered}, quiet)
     click.echo(json.dumps(result.summary, indent=2) if fmt == "json" else render_coverage(result.summary))
+    enforce(result.summary, gates, quiet)

@@ -9,6 +9,8 @@ import warnings
 
 import click
 
+from .gates import fail_under_option
+
 
 class Command(click.Command):
     """A command where an option that takes one value is an error when given twice (click keeps
@@ -185,3 +187,8 @@ def note(quiet: bool, message: str) -> None:
     """A line for the user on stderr (logs never go to stdout)."""
     if not quiet:
         click.echo(message, err=True)
+
+
+def fail_under(command: str):
+    """--fail-under METRIC=VALUE[,...] (exit code 3 when a figure is below its floor; see ``cli.gates``)."""
+    return fail_under_option(command)
