@@ -784,3 +784,60 @@ def leaderboard_summary_oracle(per_split):
             "lambda_models": {n: split_stats_oracle([lam(s[n]["figures"]) for s in per_split]) for n in names},
             "choice": {"benchmark_choices": bench_n, "certification_choices": cert_n,
                        "differ_fraction": differ / len(per_split)}}
+# --- drift, confidence, explain (SPEC sections 2 and 4; issue 18) ---
+
+
+def verdicts_oracle(rows, evidence, action, weight=None, min_support=1, nulls="drop"):
+    """{key: (class, certified action or None, rows, Fraction weight)} of one period (SPEC 2):
+    certified when one action and support >= min_support; ambiguous when mixed; thin otherwise."""
+    fib, _ = fibers_oracle(rows, evidence, action, weight, nulls)
+    out = {}
+    for key, cells in fib.items():
+        support = sum(c[0] for c in cells.values())
+        w = sum(c[1] for c in cells.values())
+        if len(cells) > 1:
+            cls = "ambiguous"
+        elif support < min_support:
+            cls = "thin"
+        else:
+            cls = "certified"
+        out[key] = (cls, next(iter(cells)) if cls == "certified" else None, support, w)
+    return out
+
+
+def diff_oracle(old, new):
+    """Change of every key of two verdict dicts, and the shares of weight (issue 18, item 1)."""
+    W_o = sum(v[3] for v in old.values())
+    W_n = sum(v[3] for v in new.values())
+    change = {}
+    for key in set(old) | set(new):
+        if key not in old:
+            change[key] = "new_key"
+        elif key not in new:
+            change[key] = "gone_key"
+        else:
+            co, cn = old[key][0] == "certified", new[key][0] == "certified"
+            if co and not cn:
+                change[key] = "lost"
+            elif cn and not co:
+                change[key] = "gained"
+            elif co and cn:
+                change[key] = "still_certified" if old[key][1] == new[key][1] else "action_changed"
+            else:
+                change[key] = "still_uncertified"
+    per = {}
+    for c in ("lost", "gained", "action_changed", "new_key", "gone_key", "still_certified", "still_uncertified"):
+        keys = [k for k, v in change.items() if v == c]
+        per[c] = {"fibers": len(keys),
+                  "weight_old": float(sum(old[k][3] for k in keys if k in old) / W_o),
+                  "weight_new": float(sum(new[k][3] for k in keys if k in new) / W_n)}
+    cert_o = sum(v[3] for v in old.values() if v[0] == "certified")
+    cert_n = sum(v[3] for v in new.values() if v[0] == "certified")
+    kept = sum(old[k][3] for k, v in change.items() if v == "still_certified")
+    return {
+        "change": change, "changes": per,
+        "certified_old": float(cert_o / W_o), "certified_new": float(cert_n / W_n),
+        "old_certificate_coverage": float(sum(v[3] for k, v in new.items() if k in old and old[k][0] == "certified") / W_n),
+        "covered_new": float(sum(v[3] for k, v in new.items() if k in old) / W_n),
+        "retained_certified": float(kept / cert_o) if cert_o else 0.0,
+    }

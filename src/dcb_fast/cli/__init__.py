@@ -13,6 +13,7 @@ from .channels import channels_cmd
 from .complete import complete_cmd
 from .coverage import coverage_cmd
 from .demo import demo_cmd
+from .diff import diff_cmd
 from .replay import replay_cmd
 from .report import report_cmd
 from .sweep import sweep_cmd
@@ -35,6 +36,7 @@ main.add_command(channels_cmd)
 main.add_command(certify_cmd)
 main.add_command(show_cmd)
 main.add_command(coverage_cmd)
+main.add_command(diff_cmd)
 main.add_command(sweep_cmd)
 main.add_command(complete_cmd)
 main.add_command(replay_cmd)

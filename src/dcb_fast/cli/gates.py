@@ -27,8 +27,9 @@ GATEABLE = {
                  "unseen_fraction", "n_rows", "n_fibers", "total_weight", "false_decisions.certificate",
                  "false_decisions.fiber_majority", "false_decisions.global_majority", "error_among_certified",
                  "acquisitions"),
-    "diff": ("certified_old", "certified_new", "certified_shift", "covered_new", "new_key_weight",
-             "lost_certified_weight", "gained_certified_weight", "changed_action_weight", "retained_certified"),
+    "diff": ("certified_old", "certified_new", "certified_shift", "old_certificate_coverage", "covered_new",
+             "new_key_weight", "gone_key_weight", "lost_certified_weight", "gained_certified_weight",
+             "changed_action_weight", "retained_certified"),
 }
 
 

@@ -249,3 +249,47 @@ def render_completion_groups(summary: dict) -> str:
         lines.append(f"  {name:<16}{pct(c[0]['certifiable_fraction']):>15} {pct(c[-1]['certifiable_fraction']):>16}   "
                      f"{order}")
     return "\n".join(lines)
+DIFF_ROWS = [("lost", "lost certification"), ("gained", "gained certification"),
+             ("action_changed", "certified action changed"), ("new_key", "new keys (no OLD fiber)"),
+             ("gone_key", "gone keys (no NEW fiber)"), ("still_certified", "still certified, same action"),
+             ("still_uncertified", "still ambiguous or thin")]
+
+
+def render_diff(summary: dict) -> str:
+    m, p = summary["metrics"], summary["parameters"]
+    lines = [
+        f"dcb diff  evidence: {', '.join(p['evidence'])}",
+        f"  OLD  {p['old']['source']} ({p['old']['kind']}, {m['n_fibers_old']:,} fibers)",
+        f"  NEW  {p['new']['source']} ({p['new']['kind']}, {m['n_fibers_new']:,} fibers)",
+        "",
+        f"  certified     OLD {pct(m['certified_old'])}   NEW {pct(m['certified_new'])}   shift "
+        f"{100 * m['certified_shift']:+.2f} points",
+        f"  NEW traffic the OLD certificate certifies {pct(m['old_certificate_coverage'])}; "
+        f"on keys OLD saw {pct(m['covered_new'])}",
+        f"  OLD certified weight still certified with the same action {pct(m['retained_certified'])}",
+        "",
+        f"  {'change':<30}{'fibers':>9}{'OLD weight':>12}{'NEW weight':>12}",
+    ]
+    for key, name in DIFF_ROWS:
+        c = m["changes"][key]
+        lines.append(f"  {name:<30}{c['fibers']:>9,}{pct(c['weight_old']):>12}{pct(c['weight_new']):>12}")
+    ev = p["evidence"]
+    for key, name in DIFF_ROWS[:5]:
+        rows = m["top_changes"].get(key) or []
+        if not rows:
+            continue
+        lines += ["", f"  {name} (heaviest):"]
+        for r in rows[:10]:
+            k = ", ".join(f"{c}={r.get(c)}" for c in ev)
+            lines.append(f"    {k}: {r['class_old'] or '-'} {_act(r['action_old'])} -> {r['class_new'] or '-'} "
+                         f"{_act(r['action_new'])}  weight {_w(r['weight_old'])} -> {_w(r['weight_new'])}")
+    lines += ["", "  " + summary["headline"]]
+    return "\n".join(lines)
+
+
+def _act(a) -> str:
+    return f"({a})" if a is not None else ""
+
+
+def _w(w) -> str:
+    return "-" if w is None else f"{w:,.6g}"
