@@ -841,3 +841,30 @@ def diff_oracle(old, new):
         "covered_new": float(sum(v[3] for k, v in new.items() if k in old) / W_n),
         "retained_certified": float(kept / cert_o) if cert_o else 0.0,
     }
+
+
+def binomial_upper_oracle(x, n, confidence=0.95):
+    """One-sided Clopper-Pearson upper bound by bisection on the plain binomial tail
+    sum_{k<=x} C(n,k) p^k (1-p)^(n-k) = alpha (small n only)."""
+    alpha = 1 - confidence
+    if x >= n:
+        return 1.0
+
+    def tail(p):
+        return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(x + 1))
+
+    lo, hi = 0.0, 1.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if tail(mid) > alpha:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def wilson_oracle(p, n, z):
+    """Wilson score interval: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)."""
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, c - h), min(1.0, c + h)

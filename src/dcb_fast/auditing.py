@@ -98,7 +98,8 @@ def resolve_rules(evidence, rules) -> dict[str, Rule]:
 def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, thin: str = "ambiguous",
           nulls: str = "drop", rules=None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
           progress: bool | None = False, max_fibers: int | None = None, scheduler=None,
-          checkpoint: str | None = None) -> "AuditResult":
+          checkpoint: str | None = None, confidence: float = 0.95,
+          max_minority: float | None = None) -> "AuditResult":
     """Audit whether ``action`` is determined by the ``evidence`` columns.
 
     Rows are grouped into evidence fibers (identical evidence values); a fiber is certified when
@@ -112,6 +113,10 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
     after a failure computes only the rest (``engines.checkpoint``). Results are identical to
     the plain local run; ``result.run_info`` tells what was computed and what was reused.
 
+    ``confidence`` is the level of each fiber's ``minority_upper`` (fiber table) and of the
+    certified fraction's interval; ``max_minority`` (off by default: the strict rule) certifies
+    a fiber when its support reaches ``min_support`` and its ``minority_upper`` is at most it.
+
     >>> t = pa.table({"lang": ["en", "en", "fr", "de"], "route": ["a", "b", "a", "a"]})
     >>> r = audit(t, evidence=["lang"], action="route")
     >>> r.summary["metrics"]["n_fibers"], r.summary["metrics"]["ambiguous_fraction"]
@@ -124,6 +129,12 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         raise DcbError(f"thin must be 'ambiguous' or 'skip', not '{thin}'")
     if int(min_support) < 1:
         raise DcbError(f"min support must be at least 1, got {min_support}")
+    from .confidence import check_confidence
+
+    confidence = check_confidence(confidence)
+    if max_minority is not None and not (0.0 <= float(max_minority) < 1.0):
+        raise DcbError(f"max minority must be in [0, 1) (e.g. 0.05), got {max_minority}")
+    conf = {"confidence": confidence, "max_minority": None if max_minority is None else float(max_minority)}
     rules = resolve_rules(evidence, rules)
     columns = evidence + [action] + ([weight] if weight else [])
     extra = [r.column for r in rules.values() if getattr(r, "column", None)]  # error columns of windows
@@ -141,6 +152,10 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
                            "drop --scheduler and --checkpoint for it")
         from .windows import audit_windows
 
+        if max_minority is not None:
+            raise DcbError(f"--max-minority needs disjoint fibers; rule {rules[overlapping[0]].spec()} makes "
+                           "overlapping ones (use a binned rule)")
+
         rule = resolve_window(src, rules[evidence[0]])
         return audit_windows(src, evidence[0], action, weight, rule, int(min_support), thin, nulls)
     rules = resolve_quantiles(src, rules)
@@ -157,7 +172,7 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
                 from .engines.checkpoint import run_local
 
                 state, run = run_local(src, spec, checkpoint, threads=threads, progress=bar)
-        result = AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id)
+        result = AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id, **conf)
         result.run_info = dict(run, engine="dask" if scheduler is not None else "local", checkpoint=checkpoint)
         return result
 
@@ -168,7 +183,7 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
                                                                       max_fibers=max_fibers, shards=threads,
                                                                       expected_rows=src.total_rows),
                              threads=threads, progress=bar, labels=dict(src.parts()))
-    return AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id)
+    return AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id, **conf)
 
 
 class AuditResult:
@@ -186,7 +201,8 @@ class AuditResult:
 
     @classmethod
     def from_state(cls, state: FiberState, source: Source | None = None, min_support: int = 1,
-                   thin: str = "ambiguous", id=None) -> "AuditResult":
+                   thin: str = "ambiguous", id=None, confidence: float = 0.95,
+                   max_minority: float | None = None) -> "AuditResult":
         """Finalize a (merged) partial state."""
         if state.n_rows == 0:
             where = ""
@@ -200,7 +216,20 @@ class AuditResult:
             raise DcbError(f"empty input: no rows{where}; check the input files")
         # the per-fiber arrays are built again if a table or mask is asked for: summaries of
         # millions of fibers should not hold them
-        metrics, _ = summarize(state, min_support, thin, keep=False)
+        fib = None
+        if max_minority is None:
+            metrics, _ = summarize(state, min_support, thin, keep=False)
+        else:  # the tolerant rule classifies from the per-fiber arrays: keep them
+            from .metrics import tolerate
+
+            metrics, fib = summarize(state, min_support, thin)
+            metrics = tolerate(state, fib, metrics, min_support, thin, max_minority, confidence)
+        from .confidence import wilson_interval
+
+        lo, hi = wilson_interval(metrics["certifiable_fraction"], metrics["n_rows"], confidence)
+        metrics["certified_fraction_lower"], metrics["certified_fraction_upper"] = lo, hi
+        metrics["certified_fraction_interval"] = {"method": "wilson", "confidence": confidence,
+                                                  "n": metrics["n_rows"]}
         inp = source.describe() if source is not None else {"files": [], "fingerprint": "merged-state"}
         inp["rows_read"] = state.rows_read
         summary = {
@@ -214,6 +243,8 @@ class AuditResult:
                 "id": id,
                 "min_support": min_support,
                 "thin": thin,
+                "confidence": confidence,
+                "max_minority": max_minority,
                 "nulls": state.nulls,
                 "rules": {c: state.rules[c].describe() for c in state.evidence},
             },
@@ -222,7 +253,7 @@ class AuditResult:
             "headline": headline(metrics),
             "warnings": warnings(metrics),
         }
-        return cls(state, source, summary, None, id)
+        return cls(state, source, summary, fib, id)
 
     @property
     def metrics(self) -> dict:
@@ -232,13 +263,19 @@ class AuditResult:
     def fibers(self) -> pa.Table:
         """Per-fiber table in canonical order (evidence values ascending)."""
         if self._fibers is None:
-            self._fibers = fiber_table(self.state, self._per_fiber())
+            self._fibers = fiber_table(self.state, self._per_fiber(),
+                                       confidence=self.summary["parameters"].get("confidence", 0.95))
         return self._fibers
 
     def _per_fiber(self):
         if self._fib is None:
             p = self.summary["parameters"]
             self._fib = summarize(self.state, p["min_support"], p["thin"])[1]
+            if p.get("max_minority") is not None:
+                from .metrics import tolerate
+
+                tolerate(self.state, self._fib, self.summary["metrics"], p["min_support"], p["thin"],
+                         p["max_minority"], p["confidence"])
         return self._fib
 
     def mixed_mask(self) -> np.ndarray:

@@ -102,6 +102,9 @@ class Certificate:
         cols["__majority"] = majority
         cols["__rows"] = pa.array(fib.support[o], pa.int64())
         cols["__weight"] = pa.array(fib.tot_hi[o].astype(np.float64) + fib.tot_lo[o].astype(np.float64) / 2.0**64)
+        # the upper confidence bound of each fiber's minority share (issue 18); older
+        # certificates lack the column, readers must not require it
+        cols["__minority_upper"] = result.fibers["minority_upper"]
         m = summary["metrics"]
         prev = m["prevalence"]
         labels = m["actions"]  # ascending: ties go to the first
@@ -111,6 +114,8 @@ class Certificate:
             "evidence": state.evidence, "rules": {c: state.rules[c].spec() for c in state.evidence},
             "rule_details": summary["parameters"]["rules"],
             "min_support": summary["parameters"]["min_support"], "nulls": state.nulls,
+            "confidence": summary["parameters"].get("confidence"),
+            "max_minority": summary["parameters"].get("max_minority"),
             "action": state.action, "weight": state.weight,
             "global_majority": global_majority,  # the label of the most frequent action (by weight)
             "types": {c: str(state.encoders[j].type) for j, c in enumerate(state.evidence)},

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from .confidence import minority_upper
 from .errors import DcbError
 from .kernels import finalize as kf
 from .kernels.sorting import lexsort
@@ -241,9 +242,10 @@ def evidence_columns(state, keys, rows, names, rules) -> dict[str, pa.Array]:
     return cols
 
 
-def fiber_table(state, fib: Fibers, with_weights: bool | None = None) -> pa.Table:
+def fiber_table(state, fib: Fibers, with_weights: bool | None = None, confidence: float = 0.95) -> pa.Table:
     """The per-fiber table: evidence values (original types; binned columns as label, lo, hi),
-    support, weight, rows (and weight) per action, majority action, purity, class."""
+    support, weight, rows (and weight) per action, majority action, purity, ``minority_upper``
+    (the upper ``confidence`` bound of the share of rows without the majority action), class."""
     keys, counts, whi, wlo = state.table_arrays()
     if fib.order is None:
         fib.order = canonical_order(state)
@@ -266,9 +268,68 @@ def fiber_table(state, fib: Fibers, with_weights: bool | None = None) -> pa.Tabl
     with np.errstate(invalid="ignore", divide="ignore"):
         purity = np.where(weight > 0, maj / weight, 1.0)
     cols["purity"] = pa.array(purity, pa.float64())
+    cols["minority_upper"] = pa.array(minority_upper(minority_rows(state, fib)[o], fib.support[o], confidence),
+                                      pa.float64())
     names = np.array([CERTIFIED, AMBIGUOUS, THIN])
     cols["class"] = pa.array(names[fib.cls[o]], pa.string()).dictionary_encode()
-    clash = [c for c in state.evidence if c in ("rows", "weight", "n_actions", "majority_action", "purity", "class")]
+    clash = [c for c in state.evidence
+             if c in ("rows", "weight", "n_actions", "majority_action", "purity", "minority_upper", "class")]
     if clash:
         raise DcbError(f"evidence column '{clash[0]}' clashes with a column of the fiber table; rename it")
     return pa.table(cols)
+
+
+def minority_rows(state, fib: Fibers) -> np.ndarray:
+    """Rows of each fiber (shard order) that do not carry its majority action."""
+    counts = state.table_arrays()[1]
+    if len(fib.support) == 0:
+        return np.zeros(0, np.int64)
+    return fib.support - counts[np.arange(len(fib.support)), fib.major]
+
+
+def _exact_sum(hi: np.ndarray, lo: np.ndarray) -> int:
+    """Exact sum of 128-bit fixed-point weights as a Python integer (units of 2**-64)."""
+    lo = lo.astype(np.uint64)
+    return (int(hi.astype(np.int64).sum()) * _SCALE + int((lo >> np.uint64(32)).sum()) * (1 << 32)
+            + int((lo & np.uint64(0xFFFFFFFF)).sum()))
+
+
+def tolerate(state, fib: Fibers, metrics: dict, min_support: int, thin: str, max_minority: float,
+             confidence: float) -> dict:
+    """Tolerant certification (issue 18): a fiber is certified(majority action) when its support
+    is at least ``min_support`` and the upper ``confidence`` bound of its minority share is at
+    most ``max_minority``; a fiber that fails is ambiguous when mixed, thin when pure (too few
+    rows to bound its minority). Rewrites ``fib.cls`` and the class figures of ``metrics``
+    (exact totals, as :func:`summarize`); mixing, prevalence and decision risk do not change."""
+    upper = minority_upper(minority_rows(state, fib), fib.support, confidence)
+    ok = (fib.support >= min_support) & (upper <= max_minority)
+    cls = np.where(ok, 0, np.where(fib.support < min_support, 2, np.where(fib.n_actions > 1, 1, 2))).astype(np.int8)
+    fib.cls = cls
+    W = _exact_sum(fib.tot_hi, fib.tot_lo)
+
+    def frac(mask):
+        return ratio(_exact_sum(fib.tot_hi[mask], fib.tot_lo[mask]), W)
+
+    labels = [_label(v) for v in state.action_encoder.values().to_pylist()]
+    m = dict(metrics)
+    cert = cls == 0
+    m["certifiable_fraction"], m["ambiguous_fraction"], m["thin_fraction"] = frac(cert), frac(cls == 1), frac(cls == 2)
+    m["n_thin_fibers"] = int((cls == 2).sum())
+    if thin == "skip":
+        m["n_fibers"] = int((cls != 2).sum())
+        m["n_mixed_fibers"] = int(((cls != 2) & (fib.n_actions > 1)).sum())
+        m["mixed_fiber_fraction"] = ratio(m["n_mixed_fibers"], m["n_fibers"])
+        m["fiber_size"] = size_distribution(fib.support[cls != 2])
+    rows, weight, fibers = {}, {}, {}
+    for lab in m["actions"]:
+        rows[lab], weight[lab], fibers[lab] = 0, 0.0, 0
+    for a in np.unique(fib.major[cert]):
+        sel = cert & (fib.major == a)
+        lab = labels[a]
+        rows[lab] = int(fib.support[sel].sum())
+        weight[lab] = as_float(_exact_sum(fib.tot_hi[sel], fib.tot_lo[sel]))
+        fibers[lab] = int(sel.sum())
+    m["certified_rows"], m["certified_weight"], m["certified_fibers"] = rows, weight, fibers
+    minority_w = _exact_sum(fib.tot_hi[cert], fib.tot_lo[cert]) - _exact_sum(fib.maj_hi[cert], fib.maj_lo[cert])
+    m["tolerated_minority_fraction"] = ratio(minority_w, W)
+    return m

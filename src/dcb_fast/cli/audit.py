@@ -7,7 +7,7 @@ import json
 import click
 
 from .engine import engine_options, note_run, warnings_as_notes
-from .options import Command, columns, fail_under, handle_errors, note, parse_rules, reading
+from .options import Command, columns, confidence, fail_under, handle_errors, note, parse_rules, reading
 from .report import check_report_path, emit_report, report_option
 
 
@@ -27,13 +27,15 @@ from .report import check_report_path, emit_report, report_option
 @click.option("--no-cases", is_flag=True, help="With --out, skip the second pass that writes ambiguous_cases.parquet.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="stdout: a readable table, or the summary JSON.")
+@confidence
 @report_option
 @fail_under("audit")
 @engine_options
 @reading
 @handle_errors
 def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_support, thin, out_dir, fiber_format,
-              max_fibers, no_cases, fmt, batch_rows, threads, quiet, report_path, gates, scheduler, checkpoint):
+              max_fibers, no_cases, fmt, confidence, max_minority, batch_rows, threads, quiet, report_path, gates,
+              scheduler, checkpoint):
     """Audit whether ACTION is determined by the EVIDENCE columns of SOURCE.
 
     SOURCE: Parquet, Arrow IPC/Feather or CSV files, directories or globs.
@@ -56,7 +58,8 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
         result = audit(list(source), evidence=evidence, action=action, weight=weight, id=id_col,
                        min_support=min_support, thin=thin, nulls=nulls, rules=parse_rules(rules),
                        batch_rows=batch_rows, threads=threads, progress=None if not quiet else False,
-                       max_fibers=max_fibers, scheduler=scheduler, checkpoint=checkpoint)
+                       max_fibers=max_fibers, scheduler=scheduler, checkpoint=checkpoint,
+                       confidence=confidence, max_minority=max_minority)
     note_run(quiet, result.run_info)
     if out_dir is not None:
         paths = result.write(out_dir, fiber_format=fiber_format, cases=not no_cases)

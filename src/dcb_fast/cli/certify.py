@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import Command, columns, handle_errors, note, parse_rules, reading
+from .options import Command, columns, confidence, handle_errors, note, parse_rules, reading
 
 
 @click.command("certify", cls=Command)
@@ -16,10 +16,11 @@ from .options import Command, columns, handle_errors, note, parse_rules, reading
               help="Fibers with fewer calibration rows are thin (never certified).")
 @click.option("--out", "-o", "out_path", required=True, metavar="FILE", help="Certificate file to write (.arrow).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@confidence
 @reading
 @handle_errors
-def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out_path, fmt, batch_rows, threads,
-                quiet):
+def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out_path, fmt, confidence,
+                max_minority, batch_rows, threads, quiet):
     """Build a certificate from a labelled calibration table (the benchmark, or a labelled
     sample): per evidence fiber, certified(action) / ambiguous / thin.
 
@@ -34,7 +35,7 @@ def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out
     check_out_file(out_path)  # before the calibration table is read
     cert = certify(list(source), evidence=evidence, action=action, weight=weight, min_support=min_support,
                    nulls=nulls, rules=parse_rules(rules), batch_rows=batch_rows, threads=threads,
-                   progress=None if not quiet else False)
+                   progress=None if not quiet else False, confidence=confidence, max_minority=max_minority)
     cert.save(out_path)
     note(quiet, f"wrote {out_path}")
     desc = cert.describe()

@@ -192,3 +192,18 @@ def note(quiet: bool, message: str) -> None:
 def fail_under(command: str):
     """--fail-under METRIC=VALUE[,...] (exit code 3 when a figure is below its floor; see ``cli.gates``)."""
     return fail_under_option(command)
+
+
+def confidence(fn):
+    """--confidence, --max-minority (statistical confidence of certification; ``confidence.py``)."""
+    for opt in reversed([
+        click.option("--confidence", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.95,
+                     show_default=True,
+                     help="Level of each fiber's minority_upper (Clopper-Pearson) and of the certified fraction's "
+                          "interval (Wilson)."),
+        click.option("--max-minority", type=click.FloatRange(0.0, 1.0, max_open=True), default=None, metavar="EPS",
+                     help="Tolerant certification: certify a fiber when its support reaches --min-support and "
+                          "minority_upper <= EPS [default: off, the strict rule]."),
+    ]):
+        fn = opt(fn)
+    return fn

@@ -20,6 +20,7 @@ def render_audit(summary: dict) -> str:
         + (f"  thin {m['n_thin_fibers']:,} (support < {p['min_support']})" if p["min_support"] > 1 else ""),
         "",
         f"  certified    {pct(m['certifiable_fraction'])}   " + _by_action(m, "certified_rows"),
+        *_interval(p, m),
         f"  ambiguous    {pct(m['ambiguous_fraction'])}",
         f"  thin         {pct(m['thin_fraction'])}",
         f"  decision risk {pct(m['decision_risk'])[1:]}  (error of acting on each fiber's majority)",
@@ -30,6 +31,18 @@ def render_audit(summary: dict) -> str:
         "  " + summary["headline"],
     ]
     return "\n".join(lines)
+
+
+def _interval(p: dict, m: dict) -> list[str]:
+    if "certified_fraction_lower" not in m:
+        return []
+    iv = m["certified_fraction_interval"]
+    out = [f"               {iv['confidence']:.0%} interval {m['certified_fraction_lower']:.2%} - "
+           f"{m['certified_fraction_upper']:.2%} ({iv['method']}, n = {iv['n']:,} rows)"]
+    if p.get("max_minority") is not None:
+        out.append(f"               tolerant rule: minority_upper <= {p['max_minority']:g} at {p['confidence']:.0%}; "
+                   f"tolerated minority {m['tolerated_minority_fraction']:.2%} of the weight")
+    return out
 
 
 def _by_action(m: dict, key: str) -> str:
