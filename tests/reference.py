@@ -868,3 +868,18 @@ def wilson_oracle(p, n, z):
     c = (p + z * z / (2 * n)) / (1 + z * z / n)
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, c - h), min(1.0, c + h)
+
+
+def information_gain_oracle(rows, column, action, weight=None):
+    """H(action) - sum_v w_v/w H(action | column = v) in bits over ``rows`` (one fiber), weighted."""
+    def h(cells):
+        tot = sum(cells.values())
+        return -sum(float(x / tot) * math.log2(float(x / tot)) for x in cells.values() if x > 0)
+
+    allc, by = defaultdict(Fraction), defaultdict(lambda: defaultdict(Fraction))
+    for r in rows:
+        w = Fraction(r[weight]) if weight else Fraction(1)
+        allc[r[action]] += w
+        by[r[column]][r[action]] += w
+    W = sum(allc.values())
+    return h(allc) - sum(float(sum(c.values()) / W) * h(c) for c in by.values())

@@ -14,6 +14,7 @@ from .complete import complete_cmd
 from .coverage import coverage_cmd
 from .demo import demo_cmd
 from .diff import diff_cmd
+from .explain import explain_cmd
 from .replay import replay_cmd
 from .report import report_cmd
 from .sweep import sweep_cmd
@@ -37,6 +38,7 @@ main.add_command(certify_cmd)
 main.add_command(show_cmd)
 main.add_command(coverage_cmd)
 main.add_command(diff_cmd)
+main.add_command(explain_cmd)
 main.add_command(sweep_cmd)
 main.add_command(complete_cmd)
 main.add_command(replay_cmd)

@@ -306,3 +306,31 @@ def _act(a) -> str:
 
 def _w(w) -> str:
     return "-" if w is None else f"{w:,.6g}"
+
+
+def render_explain(summary: dict) -> str:
+    m, p = summary["metrics"], summary["parameters"]
+    lines = [f"dcb explain  evidence: {', '.join(p['evidence'])}  action: {p['action']}  "
+             f"columns tried: {len(p['probes'])}",
+             f"  {m['n_mixed_fibers']:,} mixed fibers ({m['mixed_weight_fraction']:.2%} of the weight); the "
+             f"{m['n_explained']} heaviest shown ({m['explained_weight_fraction']:.2%} of the mixed weight)"]
+    for f in m["fibers"]:
+        key = ", ".join(f"{k}={v}" for k, v in f["key"].items())
+        acts = ", ".join(f"{a}: {w:,.6g}" for a, w in list(f["actions"].items())[:6])
+        lines += ["", f"  #{f['rank']}  {key}   {f['rows']:,} rows, weight {f['weight']:,.6g}   ({acts})"]
+        b = f["best"]
+        if b is None:
+            lines.append("      no column separates it")
+            continue
+        lines.append(f"      best column {b['column']}: information gain {b['information_gain']:.3f} of "
+                     f"{f['entropy']:.3f} bits ({b['gain_fraction']:.0%}), {b['n_values']} values")
+        for s in b["split"][:6]:
+            acts = ", ".join(f"{a}: {w:,.6g}" for a, w in s["actions"].items())
+            lines.append(f"        {b['column']} = {s['value']!s:<16} {s['rows']:>7,} rows   {acts}")
+        others = [f"{c['column']} {c['information_gain']:.3f}" for c in f["candidates"][1:4]]
+        if others:
+            lines.append("      next: " + ", ".join(others))
+        ex = "; ".join(f"{a}: {', '.join(map(str, ids))}" for a, ids in f["examples"].items())
+        lines.append(f"      examples ({f['examples_by']}): {ex}")
+    lines += ["", "  " + summary["headline"]]
+    return "\n".join(lines)

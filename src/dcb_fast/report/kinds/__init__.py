@@ -4,4 +4,4 @@ Importing this package registers them all with :func:`dcb_fast.report.html.regis
 kind plugs in by adding a module here (or registering from anywhere before rendering).
 """
 
-from . import acquisition, audit, channels, completion, coverage, diff, generic, replay, sweep  # noqa: F401
+from . import acquisition, audit, channels, completion, coverage, diff, explain, generic, replay, sweep  # noqa: F401
