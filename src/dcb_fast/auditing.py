@@ -99,7 +99,7 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
           nulls: str = "drop", rules=None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
           progress: bool | None = False, max_fibers: int | None = None, scheduler=None,
           checkpoint: str | None = None, confidence: float = 0.95,
-          max_minority: float | None = None) -> "AuditResult":
+          max_minority: float | None = None, by: str | None = None) -> "AuditResult":
     """Audit whether ``action`` is determined by the ``evidence`` columns.
 
     Rows are grouped into evidence fibers (identical evidence values); a fiber is certified when
@@ -116,6 +116,8 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
     ``confidence`` is the level of each fiber's ``minority_upper`` (fiber table) and of the
     certified fraction's interval; ``max_minority`` (off by default: the strict rule) certifies
     a fiber when its support reaches ``min_support`` and its ``minority_upper`` is at most it.
+    ``by`` adds ``metrics["by"]``: the headline figures per value of that column, from the same
+    pass (see ``slices``; rows with a null ``by`` value are dropped unless ``nulls="value"``).
 
     >>> t = pa.table({"lang": ["en", "en", "fr", "de"], "route": ["a", "b", "a", "a"]})
     >>> r = audit(t, evidence=["lang"], action="route")
@@ -136,6 +138,16 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         raise DcbError(f"max minority must be in [0, 1) (e.g. 0.05), got {max_minority}")
     conf = {"confidence": confidence, "max_minority": None if max_minority is None else float(max_minority)}
     rules = resolve_rules(evidence, rules)
+    if by is not None:
+        if by in evidence or by in (action, weight, id):
+            raise DcbError(f"by column '{by}' is also an evidence, action, weight or id column; slice by another column")
+        if any(r.name in OVERLAPPING for r in rules.values()):
+            raise DcbError("--by needs disjoint fibers; a window rule makes overlapping ones (use a binned rule)")
+        fine = audit(source, evidence + [by], action, weight=weight, id=id, min_support=min_support, thin=thin,
+                     nulls=nulls, rules=rules, batch_rows=batch_rows, threads=threads, progress=progress,
+                     max_fibers=max_fibers, scheduler=scheduler, checkpoint=checkpoint, confidence=confidence,
+                     max_minority=max_minority)
+        return _sliced(fine, evidence, by)
     columns = evidence + [action] + ([weight] if weight else [])
     extra = [r.column for r in rules.values() if getattr(r, "column", None)]  # error columns of windows
     src = source if isinstance(source, Source) else open_source(source, columns + ([id] if id else []) + extra,
@@ -184,6 +196,22 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
                                                                       expected_rows=src.total_rows),
                              threads=threads, progress=bar, labels=dict(src.parts()))
     return AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id, **conf)
+
+
+def _sliced(fine: "AuditResult", evidence, by) -> "AuditResult":
+    """The whole audit (the slice column summed out of ``fine``'s state) with its slices."""
+    from .slices import coarsen, slice_metrics
+
+    p = fine.summary["parameters"]
+    coarse = coarsen(fine.state, len(evidence))
+    result = AuditResult.from_state(coarse, fine.source, min_support=p["min_support"], thin=p["thin"], id=p["id"],
+                                    confidence=p["confidence"], max_minority=p["max_minority"])
+    result.summary["parameters"]["by"] = by
+    result.summary["metrics"]["by"] = slice_metrics(fine.state, p["min_support"], p["thin"], p["max_minority"],
+                                                    p["confidence"])
+    result.by_type = fine.state.encoders[-1].values().type
+    result.run_info = fine.run_info
+    return result
 
 
 class AuditResult:
@@ -342,6 +370,11 @@ class AuditResult:
             raise DcbError(f"unknown fiber table format '{fiber_format}'; use parquet or csv")
         with ResultDir(out_dir, self.summary) as rd:
             rd.table("fibers", self.fibers, fiber_format)
+            if self.summary["metrics"].get("by") is not None:
+                from .slices import by_table
+
+                rd.table("audit_by", by_table(self.summary["metrics"]["by"], self.summary["parameters"]["by"],
+                                              self.by_type), fiber_format)
             if cases and self.source is not None:
                 self.ambiguous_cases(_open=lambda schema: rd.stream("ambiguous_cases", schema))
             return rd.commit()

@@ -19,6 +19,8 @@ from .report import check_report_path, emit_report, report_option
               help="Fibers with fewer rows are thin (not certified).")
 @click.option("--thin", type=click.Choice(["ambiguous", "skip"]), default="ambiguous", show_default=True,
               help="Count thin fibers among fibers (ambiguous) or leave them out of fiber counts (skip).")
+@click.option("--by", default=None, metavar="COL",
+              help="Also the headline figures per value of this column (a day, a tenant), from the same pass.")
 @click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
               help="Write summary.json, fibers.parquet and ambiguous_cases.parquet here.")
 @click.option("--fiber-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
@@ -33,7 +35,7 @@ from .report import check_report_path, emit_report, report_option
 @engine_options
 @reading
 @handle_errors
-def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_support, thin, out_dir, fiber_format,
+def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_support, thin, by, out_dir, fiber_format,
               max_fibers, no_cases, fmt, confidence, max_minority, batch_rows, threads, quiet, report_path, gates,
               scheduler, checkpoint):
     """Audit whether ACTION is determined by the EVIDENCE columns of SOURCE.
@@ -59,7 +61,7 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
                        min_support=min_support, thin=thin, nulls=nulls, rules=parse_rules(rules),
                        batch_rows=batch_rows, threads=threads, progress=None if not quiet else False,
                        max_fibers=max_fibers, scheduler=scheduler, checkpoint=checkpoint,
-                       confidence=confidence, max_minority=max_minority)
+                       confidence=confidence, max_minority=max_minority, by=by)
     note_run(quiet, result.run_info)
     if out_dir is not None:
         paths = result.write(out_dir, fiber_format=fiber_format, cases=not no_cases)

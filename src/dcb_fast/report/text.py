@@ -27,9 +27,15 @@ def render_audit(summary: dict) -> str:
         "  prevalence   " + "  ".join(f"{a}: {m['prevalence'][a]:.2%}" for a in m["actions"][:8])
         + ("  ..." if len(m["actions"]) > 8 else ""),
         f"  fiber size   median {m['fiber_size']['median']:g}, p90 {m['fiber_size']['p90']:g}, max {m['fiber_size']['max']:,}",
-        "",
-        "  " + summary["headline"],
     ]
+    if m.get("by") is not None:
+        lines += ["", f"  by {p['by']}:  {'rows':>10}  {'certified':>9}  {'ambiguous':>9}  {'thin':>8}  {'fibers':>8}"]
+        for r in m["by"][:30]:
+            lines.append(f"    {str(r['value']):>12}  {r['n_rows']:>10,}  {pct(r['certifiable_fraction']):>9}  "
+                         f"{pct(r['ambiguous_fraction']):>9}  {pct(r['thin_fraction']):>8}  {r['n_fibers']:>8,}")
+        if len(m["by"]) > 30:
+            lines.append(f"    ... {len(m['by']) - 30} more values in audit_by.parquet / --format json")
+    lines += ["", "  " + summary["headline"]]
     return "\n".join(lines)
 
 
