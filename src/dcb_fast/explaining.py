@@ -168,13 +168,13 @@ def _key(v):
 
 
 def _explain_fiber(df, action, weight, id, probes, examples) -> dict:
-    w = df[weight].astype(float).to_numpy() if weight else np.ones(len(df))
+    w = [float(x) for x in df[weight].tolist()] if weight else [1.0] * len(df)  # plain floats: JSON-ready
     acts = [_key(a) for a in df[action].tolist()]
     by_action: dict = {}
     for a, x in zip(acts, w):
         by_action[a] = by_action.get(a, 0.0) + x
     h = _entropy(by_action.values())
-    W = float(w.sum())
+    W = math.fsum(w)
     cands = []
     for c in probes:
         vals = [_key(v) for v in df[c].tolist()]
@@ -186,7 +186,7 @@ def _explain_fiber(df, action, weight, id, probes, examples) -> dict:
         if n_values == len(df) and len(df) >= 3:
             continue  # distinct on every row: an id-like column separates trivially
         cond = sum(sum(cell.values()) / W * _entropy(cell.values()) for cell in cells.values()) if W else 0.0
-        cands.append({"column": c, "information_gain": max(0.0, h - cond), "n_values": n_values, "_cells": cells})
+        cands.append({"column": c, "information_gain": float(max(0.0, h - cond)), "n_values": n_values, "_cells": cells})
     cands.sort(key=lambda d: (-round(d["information_gain"], 12), d["n_values"], probes.index(d["column"])))
     best = None
     if cands:

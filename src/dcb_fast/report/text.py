@@ -300,8 +300,9 @@ def render_diff(summary: dict) -> str:
         lines += ["", f"  {name} (heaviest):"]
         for r in rows[:10]:
             k = ", ".join(f"{c}={r.get(c)}" for c in ev)
-            lines.append(f"    {k}: {r['class_old'] or '-'} {_act(r['action_old'])} -> {r['class_new'] or '-'} "
-                         f"{_act(r['action_new'])}  weight {_w(r['weight_old'])} -> {_w(r['weight_new'])}")
+            old = f"{r['class_old'] or '-'} {_act(r['action_old'])}".strip()
+            new = f"{r['class_new'] or '-'} {_act(r['action_new'])}".strip()
+            lines.append(f"    {k}: {old} -> {new}, weight {_w(r['weight_old'])} -> {_w(r['weight_new'])}")
     lines += ["", "  " + summary["headline"]]
     return "\n".join(lines)
 
