@@ -45,6 +45,9 @@ _LAZY = {
     "response_rank_interval": ("dcb_fast.channels", "response_rank_interval"),
     "mondrian_conformal": ("dcb_fast.channels", "mondrian_conformal"),
     "check_channels": ("dcb_fast.channels", "check_channels"),
+    "diff": ("dcb_fast.drift", "diff"),
+    "explain": ("dcb_fast.explaining", "explain"),
+    "minority_upper": ("dcb_fast.confidence", "minority_upper"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
