@@ -84,3 +84,18 @@ def test_coverage_gate(log, tmp_path):
 def test_missing_figure_fails_the_gate():
     assert failed_gates({"a": 1.0}, [("b", 0.0)]) == ["b is not in this summary"]
     assert failed_gates({"f": {"x": 0.2}}, [("f.x", 0.3)]) == ["f.x = 0.2 is below 0.3"]
+
+
+def test_the_console_script_exits_3(log):
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-c", "from dcb_fast.cli import run; run()", "audit", log, "-e", "lang", "-a", "route",
+           "-q", "--fail-under", "certifiable_fraction=0.7"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+    assert res.returncode == 3, res.stderr
+    assert res.stderr == "fail-under: certifiable_fraction = 0.6 is below 0.7\n"
+    assert "certified" in res.stdout
+    ok = subprocess.run(cmd[:-1] + ["certifiable_fraction=0.6"], capture_output=True, text=True, env=dict(os.environ))
+    assert ok.returncode == 0, ok.stderr
