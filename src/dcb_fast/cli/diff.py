@@ -6,11 +6,11 @@ import json
 
 import click
 
-from .options import fail_under, handle_errors, note
+from .options import Command, fail_under, handle_errors, note
 from .report import check_report_path, emit_report, report_option
 
 
-@click.command("diff")
+@click.command("diff", cls=Command)
 @click.argument("old", metavar="OLD")
 @click.argument("new", metavar="NEW")
 @click.option("--top", "top_k", type=click.IntRange(min=0), default=20, show_default=True,
@@ -39,9 +39,9 @@ def diff_cmd(old, new, top_k, out_dir, fmt, report_path, gates, quiet):
 
     check_report_path(report_path)
     if out_dir is not None:
-        from ..io.writers import prepare_dir
+        from ..io.result_dir import check_out_dir
 
-        prepare_dir(out_dir)
+        check_out_dir(out_dir)
     result = diff(old, new, top_k=top_k)
     if out_dir is not None:
         paths = result.write(out_dir)

@@ -7,16 +7,16 @@ import json
 import click
 
 from .engine import engine_options, warnings_as_notes
-from .options import columns, handle_errors, note, parse_rules, reading
+from .options import Command, columns, handle_errors, list_option, note, parse_rules, reading
 from .report import check_report_path, emit_report, report_option
 
 
-@click.command("explain")
+@click.command("explain", cls=Command)
 @click.argument("source", nargs=-1, required=True, metavar="SOURCE...")
 @columns
 @click.option("--id", "id_col", default=None, metavar="COL", help="Id column for the example rows [default: row positions].")
-@click.option("--probes", "-p", default=None, metavar="COLS",
-              help="Columns to try, comma-separated [default: every other column of the input].")
+@list_option("--probes", "-p", default=None, metavar="COLS",
+             help="Columns to try, comma-separated or repeated [default: every other column of the input].")
 @click.option("--top", "top_k", type=click.IntRange(min=1), default=10, show_default=True,
               help="Heaviest mixed fibers to explain.")
 @click.option("--examples", type=click.IntRange(min=0), default=3, show_default=True,
@@ -43,12 +43,11 @@ def explain_cmd(source, evidence, action, weight, nulls, rules, id_col, probes, 
 
     check_report_path(report_path)
     if out_dir is not None:
-        from ..io.writers import prepare_dir
+        from ..io.result_dir import check_out_dir
 
-        prepare_dir(out_dir)
-    probe_list = [c.strip() for c in probes.split(",")] if probes else None
+        check_out_dir(out_dir)
     with warnings_as_notes(quiet):
-        result = explain(list(source), evidence=evidence, action=action, weight=weight, id=id_col, probes=probe_list,
+        result = explain(list(source), evidence=evidence, action=action, weight=weight, id=id_col, probes=probes,
                          top_k=top_k, examples=examples, min_support=min_support, nulls=nulls,
                          rules=parse_rules(rules), batch_rows=batch_rows, threads=threads,
                          progress=None if not quiet else False, scheduler=scheduler, checkpoint=checkpoint)
