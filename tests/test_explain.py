@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -107,3 +108,20 @@ def test_summary_validates_against_the_schema():
     from .report_helpers import validator
 
     validator().validate(json.loads(json.dumps(explain(SMALL, ["lang"], "route").summary)))
+
+
+@pytest.mark.parametrize("args", [["explain", "MISSING", "-e", "a", "-a", "b"], ["diff", "MISSING", "MISSING"]])
+def test_out_is_checked_before_reading(tmp_path, args):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "data.parquet").write_bytes(b"x")
+    args = [a.replace("MISSING", str(tmp_path / "missing")) for a in args]
+    res = CliRunner().invoke(main, args + ["-o", str(mine)])
+    assert res.exit_code == 1
+    assert res.output.startswith(f"Error: output directory '{mine}' holds 'data.parquet' and no dcb summary.json")
+    assert os.listdir(mine) == ["data.parquet"]
+
+
+def test_explain_single_value_option_twice_is_an_error(tmp_path):
+    res = CliRunner().invoke(main, ["explain", "x.parquet", "-e", "a", "-a", "b", "-a", "c"])
+    assert res.exit_code == 2 and "is given more than once" in res.output
