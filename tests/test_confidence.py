@@ -153,3 +153,14 @@ def test_row_order_and_relabelled_actions_do_not_change_the_bound(rows, rnd):
     rnd.shuffle(shuffled)
     assert bounds(shuffled) == want
     assert bounds([(k, {"a": "b", "b": "a"}[a]) for k, a in rows]) == want
+
+
+def test_pair_table_paths_agree():
+    # dense pair table (small supports), sorted keys (large supports), 2-D rows (supports >= 2**31)
+    small = minority_upper([0, 1, 0, 1], [5, 9, 5, 9])
+    assert small[0] == small[2] and small[1] == small[3]
+    assert small[1] == pytest.approx(ss.beta.ppf(0.95, 2, 8), rel=1e-9)
+    big = minority_upper([0, 1, 0], [5, 9, 5 * 10**6])
+    np.testing.assert_array_equal(big[:2], small[:2])
+    huge = minority_upper([0, 0], [5, 3 * 10**9])
+    assert huge[0] == small[0] and huge[1] == pytest.approx(1 - 0.05 ** (1 / 3e9), rel=1e-6)
