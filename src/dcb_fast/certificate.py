@@ -20,7 +20,8 @@ from .errors import DcbError
 from .fibers import FiberState
 from .io import arrow as A
 from .io.writers import atomic_path
-from .metrics import CERTIFIED, AMBIGUOUS, THIN, canonical_order
+from .confidence import minority_upper
+from .metrics import CERTIFIED, AMBIGUOUS, THIN, canonical_order, minority_rows
 from .rules import OVERLAPPING, Rule, parse_rule
 
 CERT_FORMAT = "dcb_fast.certificate"
@@ -104,7 +105,8 @@ class Certificate:
         cols["__weight"] = pa.array(fib.tot_hi[o].astype(np.float64) + fib.tot_lo[o].astype(np.float64) / 2.0**64)
         # the upper confidence bound of each fiber's minority share (issue 18); older
         # certificates lack the column, readers must not require it
-        cols["__minority_upper"] = result.fibers["minority_upper"]
+        cols["__minority_upper"] = pa.array(minority_upper(minority_rows(state, fib)[o], fib.support[o],
+                                                           summary["parameters"].get("confidence", 0.95)))
         m = summary["metrics"]
         prev = m["prevalence"]
         labels = m["actions"]  # ascending: ties go to the first
