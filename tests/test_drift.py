@@ -5,7 +5,6 @@ gate and its report."""
 from __future__ import annotations
 
 import json
-from fractions import Fraction as F
 
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -16,11 +16,11 @@ import numpy as np
 import pyarrow as pa
 
 from . import __version__
+from .confidence import minority_upper
 from .errors import DcbError
 from .fibers import FiberState
 from .io import arrow as A
 from .io.writers import atomic_path
-from .confidence import minority_upper
 from .metrics import CERTIFIED, AMBIGUOUS, THIN, canonical_order, minority_rows
 from .rules import OVERLAPPING, Rule, parse_rule
 

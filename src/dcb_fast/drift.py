@@ -19,7 +19,9 @@ traffic of the new period it concerns), ``weight_old`` its OLD weight over OLD's
 
 from __future__ import annotations
 
+import json
 import math
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -53,8 +55,6 @@ class Side:
 def load_side(obj, name: str = "OLD") -> Side:
     """A :class:`Side` from a certificate (object or file), an audit result, or an audit result
     directory."""
-    import os
-
     from .auditing import AuditResult
     from .certificate import Certificate
 
@@ -66,9 +66,7 @@ def load_side(obj, name: str = "OLD") -> Side:
         raise DcbError(f"{name} must be a certificate, an audit result or a path, not {type(obj).__name__}")
     path = os.fspath(obj)
     if os.path.isdir(path):
-        from .report.saved import _read_table
         from .report.schema import upgrade
-        import json
 
         spath = os.path.join(path, "summary.json")
         if not os.path.isfile(spath):
