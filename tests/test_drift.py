@@ -183,3 +183,18 @@ def test_summary_validates_against_the_schema():
 
     d = diff(certify(OLD, EV, "route", weight="w", min_support=2), certify(NEW, EV, "route", weight="w", min_support=2))
     validator().validate(json.loads(json.dumps(d.summary)))
+
+
+def test_directories_that_are_not_audits_are_refused(tmp_path):
+    t = pa.table({"x": ["a"], "route": ["a"]})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DcbError, match="OLD '.*empty' has no summary.json"):
+        diff(str(tmp_path / "empty"), certify(t, ["x"], "route"))
+    (tmp_path / "cov").mkdir()
+    (tmp_path / "cov" / "summary.json").write_text('{"schema_version": 1, "kind": "coverage"}')
+    with pytest.raises(DcbError, match="NEW '.*cov' holds a 'coverage' result; diff compares audits"):
+        diff(certify(t, ["x"], "route"), str(tmp_path / "cov"))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "summary.json").write_text("{not json")
+    with pytest.raises(DcbError, match="cannot read '.*summary.json'"):
+        diff(str(tmp_path / "bad"), certify(t, ["x"], "route"))

@@ -66,13 +66,17 @@ def load_side(obj, name: str = "OLD") -> Side:
         raise DcbError(f"{name} must be a certificate, an audit result or a path, not {type(obj).__name__}")
     path = os.fspath(obj)
     if os.path.isdir(path):
-        from .report.schema import upgrade
-
         spath = os.path.join(path, "summary.json")
         if not os.path.isfile(spath):
-            raise DcbError(f"{name} '{path}' has no summary.json; pass a certificate file or a 'dcb audit --out' directory")
-        with open(spath, encoding="utf-8") as fh:
-            summary = upgrade(json.load(fh), f"'{spath}'")
+            raise DcbError(f"{name} '{path}' has no summary.json; pass a certificate file or a 'dcb audit --out' "
+                           "directory")
+        try:
+            with open(spath, encoding="utf-8") as fh:
+                summary = json.load(fh)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DcbError(f"cannot read '{spath}': {exc}; rerun the audit that wrote it") from None
+        if not isinstance(summary, dict):
+            summary = {}
         if summary.get("kind") != "audit":
             raise DcbError(f"{name} '{path}' holds a '{summary.get('kind')}' result; diff compares audits "
                            "('dcb audit --out') or certificates ('dcb certify')")
