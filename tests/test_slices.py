@@ -84,3 +84,11 @@ def test_engines_and_cli(tmp_path):
 def test_by_column_cannot_have_another_role():
     with pytest.raises(DcbError, match="by column 'lang' is also an evidence"):
         audit(T, ["lang"], "route", by="lang")
+
+
+def test_audit_summary_with_slices_and_tolerance_validates():
+    from .report_helpers import validator
+
+    r = audit(T, ["lang"], "route", weight="w", by="day", max_minority=0.5)
+    validator().validate(json.loads(json.dumps(r.summary)))
+    assert r.summary["parameters"]["by"] == "day" and r.summary["parameters"]["max_minority"] == 0.5

@@ -214,6 +214,8 @@ class Certificate:
             "action": self.action,
             "weight": self.meta.get("weight"),
             "min_support": self.min_support,
+            "confidence": self.meta.get("confidence"),
+            "max_minority": self.meta.get("max_minority"),
             "nulls": self.nulls,
             "global_majority": self.meta.get("global_majority"),
             "calibration": self.meta["calibration"],

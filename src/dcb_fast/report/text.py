@@ -67,7 +67,9 @@ def render_certificate(d: dict) -> str:
         f"  evidence     {', '.join(d['evidence'])}   action: {d['action']}"
         + (f"   weight: {d['weight']}" if d.get("weight") else ""),
         "  rules        " + ", ".join(f"{c}={r['rule'] if isinstance(r, dict) else r}" for c, r in d["rules"].items()),
-        f"  min support  {d['min_support']}   nulls: {d['nulls']}   global majority: {d['global_majority']}",
+        f"  min support  {d['min_support']}   nulls: {d['nulls']}   global majority: {d['global_majority']}"
+        + (f"   tolerant: minority_upper <= {d['max_minority']:g} at {d['confidence']:.0%}"
+           if d.get("max_minority") is not None else ""),
         f"  calibration  {cal['n_rows']:,} rows, fingerprint {str(cal['input'].get('fingerprint', ''))[:16]}",
         f"  fibers       certified {f['certified']:,}  ambiguous {f['ambiguous']:,}  thin {f['thin']:,}",
         f"  weight       certified {pct(w['certified'])}  ambiguous {pct(w['ambiguous'])}  thin {pct(w['thin'])}",
