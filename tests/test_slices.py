@@ -92,3 +92,48 @@ def test_audit_summary_with_slices_and_tolerance_validates():
     r = audit(T, ["lang"], "route", weight="w", by="day", max_minority=0.5)
     validator().validate(json.loads(json.dumps(r.summary)))
     assert r.summary["parameters"]["by"] == "day" and r.summary["parameters"]["max_minority"] == 0.5
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, 1]), st.sampled_from([0, 1, 2]), st.sampled_from(["u", "v"]),
+                          st.sampled_from("ab"), st.sampled_from([1, 2]), st.integers(1, 3)), min_size=1, max_size=40),
+       st.integers(1, 2))
+def test_complete_by_slices_match_the_audit_of_each_slice(data, s):
+    from dcb_fast import complete
+
+    t = pa.table({"e": [r[0] for r in data], "p": [r[1] for r in data], "q": [r[2] for r in data],
+                  "act": [r[3] for r in data], "day": [r[4] for r in data], "w": [float(r[5]) for r in data]})
+    got = complete(t, ["e"], "act", ["p", "q"], weight="w", min_support=s, by="day")
+    plain = complete(t, ["e"], "act", ["p", "q"], weight="w", min_support=s)
+    strip = [{k: v for k, v in st_.items() if k != "by"} for st_ in got.metrics["curve"]]
+    assert strip == plain.metrics["curve"]  # slicing changes nothing of the curve
+    rows = t.to_pylist()
+    for step in got.metrics["curve"]:
+        cols = ["e"] + [c["probe"] for c in got.metrics["curve"][1: step["step"] + 1]]
+        assert [r["value"] for r in step["by"]] == sorted({r["day"] for r in rows})
+        for sl in step["by"]:
+            want = audit_oracle([r for r in rows if r["day"] == sl["value"]], cols, "act", "w", min_support=s)
+            for key in ("certifiable_fraction", "ambiguous_fraction", "thin_fraction", "n_rows"):
+                assert sl[key] == want[key], (step["step"], key)
+        assert sum(sl["n_rows"] for sl in step["by"]) == len(rows)
+
+
+def test_complete_by_cli_and_errors(tmp_path):
+    p = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"e": [0, 0, 0, 0, 1, 1, 1, 1], "p": [0, 0, 1, 1, 0, 1, 0, 1],
+                             "d": ["a", "a", "b", "b", "a", "a", "b", "a"], "day": [1, 2, 1, 2, 1, 1, 2, 2]}), p)
+    res = CliRunner().invoke(main, ["complete", str(p), "-e", "e", "-a", "d", "-p", "p", "--by", "day", "-q",
+                                    "-f", "json"])
+    assert res.exit_code == 0, res.output
+    curve = json.loads(res.stdout)["metrics"]["curve"]
+    # step 0: day 1 holds e=0 {a, b} and e=1 {a, a}: half certified; day 2: both fibers mixed
+    assert [r["certifiable_fraction"] for r in curve[0]["by"]] == [0.5, 0.0]
+    assert [r["certifiable_fraction"] for r in curve[1]["by"]] == [1.0, 1.0]
+    text = CliRunner().invoke(main, ["complete", str(p), "-e", "e", "-a", "d", "-p", "p", "--by", "day"]).stdout
+    assert "certified by day" in text
+    from dcb_fast import complete
+
+    with pytest.raises(DcbError, match="by column 'p' is also an evidence, probe"):
+        complete(str(p), ["e"], "d", ["p"], by="p")
+    with pytest.raises(DcbError, match="--by and --holdout together are not supported"):
+        complete(str(p), ["e"], "d", ["p"], by="day", holdout=0.5)

@@ -171,7 +171,7 @@ class CompletionResult(Result):
 def complete(source, evidence, action, probes, weight=None, min_support: int = 1, target: float | None = None,
              costs: dict | None = None, holdout: float | None = None, seed: int = 0, thin: str = "ambiguous",
              nulls: str = "drop", rules=None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
-             progress: bool | None = False) -> CompletionResult:
+             progress: bool | None = False, by: str | None = None) -> CompletionResult:
     """Greedy completion: add, one at a time, the probe whose addition to the evidence makes the
     largest weight certifiable (with ``costs``: the largest gain per unit cost; ties: the
     lexically first name), until the pool is empty or ``target`` is reached.
@@ -179,6 +179,9 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     With ``holdout`` (a fraction), probes are chosen on a calibration part of the rows and the
     frozen order is scored on the held-out part at every step (certified fraction, error among
     certified, false decisions); the split is seeded by ``seed``.
+
+    With ``by``, every step of the curve also gets ``by``: the figures of each value's slice
+    (its own fibers over the step's columns), from the same pass (``slices.atom_slices``).
 
     >>> t = pa.table({"e": [0, 0, 0, 0, 1, 1], "p": [0, 0, 1, 1, 0, 1], "q": [0, 1, 0, 1, 0, 0],
     ...               "d": ["a", "a", "b", "b", "a", "a"]})
@@ -216,6 +219,12 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
         raise DcbError("completion needs finite fibers: use exact, quantile, edges or width rules for its columns")
     # with a held-out split and weights, rows of one atom must share their weight: key on it too
     key_cols = columns + ([weight] if (holdout is not None and weight) else [])
+    if by is not None:  # a trailing key column, never a fiber column: the curve does not change
+        if by in columns or by in (action, weight):
+            raise DcbError(f"by column '{by}' is also an evidence, probe, action or weight column; slice by another column")
+        if holdout is not None:
+            raise DcbError("--by and --holdout together are not supported; slice the calibration curve without --holdout")
+        key_cols = key_cols + [by]
     src = open_source(source, key_cols + [action] + ([weight] if weight and weight not in key_cols else []),
                       batch_rows)
     check_types(src, weight, rules)
@@ -256,6 +265,15 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     curve = [{"step": 0, "probe": None, "cost": 0.0, **_public(current)}]
     if held:
         curve[0].update(heldout_figures(seg))
+
+    def slices_now(seg):
+        from .slices import atom_slices
+
+        enc = state.encoders[len(key_cols) - 1]
+        return atom_slices(atoms, seg, atoms.columns.index(by), enc.values(), enc.sort_ranks(), int(min_support))
+
+    if by is not None:
+        curve[0]["by"] = slices_now(seg)
     chosen: list[str] = []
     pool = sorted(probes)
     while pool and not (target is not None and current["certifiable_fraction"] >= target):
@@ -269,6 +287,8 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
         curve.append({"step": len(chosen), "probe": p, "cost": cost, **_public(current)})
         if held:
             curve[-1].update(heldout_figures(seg))
+        if by is not None:
+            curve[-1]["by"] = slices_now(seg)
 
     reached = None
     if target is not None:
@@ -288,13 +308,13 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
         "dcb_fast_version": __version__,
         "parameters": {"evidence": evidence, "action": action, "probes": probes, "weight": weight,
                        "min_support": int(min_support), "thin": thin, "nulls": nulls, "target": target,
-                       "costs": costs or None, "holdout": holdout, "seed": seed if holdout is not None else None,
+                       "costs": costs or None, "holdout": holdout, "seed": seed if holdout is not None else None, "by": by,
                        "rules": {c: rules[c].describe() for c in rules}},
         "input": {**src.describe(), "rows_read": state.rows_read},
         "metrics": metrics,
         "headline": _headline(metrics, target),
     }
-    table = pa.table({k: [s.get(k) for s in curve] for k in curve[0]})
+    table = pa.table({k: [s.get(k) for s in curve] for k in curve[0] if k != "by"})
     return CompletionResult(summary, table)
 
 

@@ -79,3 +79,52 @@ def by_table(rows: list[dict], by: str, values_type) -> pa.Table:
         if k != "value":
             cols[k] = pa.array([r[k] for r in rows])
     return pa.table(cols)
+
+
+def atom_slices(atoms, seg: np.ndarray, by_col: int, values: pa.Array, ranks: np.ndarray, min_support: int,
+                prefix: str = "s_") -> list[dict]:
+    """Per value of the slice column (column ``by_col`` of the completion atoms' codes), the
+    certified / ambiguous / thin fractions of the slice's own fibers at the current step: the
+    current fibers (segments ``seg``) split by the slice value. Classes as in the audit: thin
+    when support < ``min_support``, else certified when one action, else ambiguous. Exact."""
+    a = atoms.arrays
+    n = len(a["codes"])
+    if n == 0:
+        return []
+    code = a["codes"][:, by_col].astype(np.int64)
+    nby = int(code.max()) + 1
+    group = np.repeat(np.arange(len(seg) - 1, dtype=np.int64), np.diff(seg))
+    key = group * nby + code
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    starts = np.concatenate([[0], np.nonzero(k[1:] != k[:-1])[0] + 1])
+    rows = np.add.reduceat(a[f"{prefix}rows"][order], starts)
+    act = a[f"{prefix}act"][order]
+    lo_act, hi_act = np.minimum.reduceat(act, starts), np.maximum.reduceat(act, starts)
+    hi = a[f"{prefix}thi"][order]
+    lo = a[f"{prefix}tlo"][order].astype(np.uint64)
+    w_hi = np.add.reduceat(hi, starts)
+    w_lo_hi = np.add.reduceat((lo >> np.uint64(32)).astype(np.int64), starts)
+    w_lo_lo = np.add.reduceat((lo & np.uint64(0xFFFFFFFF)).astype(np.int64), starts)
+    sl = k[starts] % nby
+    # -2 marks a mixed atom, -1 an empty one: a fiber is pure when all its atoms carry one action
+    pure = (lo_act == hi_act) & (lo_act >= 0)
+    cls = np.where(rows < min_support, 2, np.where(pure, 0, 1))
+    out = []
+    for v in sorted(np.unique(sl), key=lambda c: ranks[c]):
+        m = sl == v
+        if not rows[m].sum():
+            continue
+
+        def total(mask):
+            return (int(w_hi[mask].sum()) << 64) + (int(w_lo_hi[mask].sum()) << 32) + int(w_lo_lo[mask].sum())
+
+        W = total(m)
+        val = values[int(v)].as_py()
+        out.append({"value": val.hex() if isinstance(val, (bytes, bytearray)) else val,
+                    "n_rows": int(rows[m].sum()), "total_weight": W / 2.0**64,
+                    "certifiable_fraction": ratio(total(m & (cls == 0)), W),
+                    "ambiguous_fraction": ratio(total(m & (cls == 1)), W),
+                    "thin_fraction": ratio(total(m & (cls == 2)), W),
+                    "n_fibers": int(m.sum())})
+    return out

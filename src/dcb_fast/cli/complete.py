@@ -41,6 +41,8 @@ def _costs(ctx, param, value):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the held-out split.")
 @click.option("--group-by", "group_by", default=None, metavar="MODEL",
               help="A long table of several models: a completion curve per value of this column, and the pooled view.")
+@click.option("--by", default=None, metavar="COL",
+              help="Also each step's certified / ambiguous / thin shares per value of this column, from the same pass.")
 @click.option("--out", "-o", "out_dir", default=None, metavar="DIR",
               help="Write summary.json and completion_curve.parquet (or .csv) here.")
 @click.option("--table-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
@@ -49,7 +51,7 @@ def _costs(ctx, param, value):
 @report_option
 @handle_errors
 def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_support, thin, target, costs, holdout,
-                 seed, group_by, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path):
+                 seed, group_by, by, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path):
     """Greedy completion: which probe, added to the EVIDENCE, certifies the most traffic; the
     curve as probes are added, and the cost of reaching a target.
 
@@ -67,12 +69,16 @@ def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_sup
         check_out_dir(out_dir)
     options = dict(weight=weight, min_support=min_support, target=target, costs=costs, holdout=holdout, seed=seed,
                    thin=thin, nulls=nulls, rules=parse_rules(rules), threads=threads)
+    if group_by is not None and by is not None:
+        from ..errors import DcbError
+
+        raise DcbError("--by and --group-by together are not supported; slice one model's rows with --by")
     if group_by is not None:
         result = complete_groups(list(source), group_by, evidence, action, probes, batch_rows=batch_rows,
                                  progress=False, **options)
     else:
         result = complete(list(source), evidence, action, probes, batch_rows=batch_rows,
-                          progress=None if not quiet else False, **options)
+                          progress=None if not quiet else False, by=by, **options)
     if out_dir is not None:
         paths = result.write(out_dir, table_format)
         note(quiet, "wrote " + ", ".join(paths.values()))

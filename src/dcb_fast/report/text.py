@@ -163,6 +163,15 @@ def render_completion(summary: dict) -> str:
     if m["curve_falls_at"]:
         lines.append(f"  the curve falls at step {', '.join(map(str, m['curve_falls_at']))}: with min support "
                      f"{p['min_support']}, finer fibers get too thin to certify")
+    if m["curve"] and "by" in m["curve"][0]:
+        lines.append(f"  certified by {p['by']} (each slice's own fibers) at each step:")
+        vals = [str(r["value"]) for r in m["curve"][0]["by"]][:8]
+        lines.append(f"  {'step':>6}  " + "".join(f"{v[:10]:>11}" for v in vals))
+        for s in m["curve"]:
+            by = {str(r["value"]): r for r in s["by"]}
+            lines.append(f"  {s['step']:>6}  " + "".join(f"{pct(by[v]['certifiable_fraction']) if v in by else '-':>11}"
+                                                        for v in vals))
+        lines.append("")
     lines.append("  " + summary["headline"])
     return "\n".join(lines)
 
