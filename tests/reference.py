@@ -784,6 +784,8 @@ def leaderboard_summary_oracle(per_split):
             "lambda_models": {n: split_stats_oracle([lam(s[n]["figures"]) for s in per_split]) for n in names},
             "choice": {"benchmark_choices": bench_n, "certification_choices": cert_n,
                        "differ_fraction": differ / len(per_split)}}
+
+
 # --- drift, confidence, explain (SPEC sections 2 and 4; issue 18) ---
 
 
@@ -883,3 +885,4 @@ def information_gain_oracle(rows, column, action, weight=None):
         by[r[column]][r[action]] += w
     W = sum(allc.values())
     return h(allc) - sum(float(sum(c.values()) / W) * h(c) for c in by.values())
+
