@@ -33,7 +33,7 @@ from ._threads import parallel_map
 from .errors import DcbError
 from .io import arrow as A
 from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .replaying import (LAMBDAS, FIELDS, ReplayResult, break_even, certification_key, split_stats,
+from .replaying import (LAMBDAS, parse_tolerance, FIELDS, ReplayResult, break_even, certification_key, split_stats,
                         summarize_policies)
 
 
@@ -216,20 +216,9 @@ def leaderboard_replay(source, group_by: str, id: str, evidence, action: str, to
         raise DcbError(f"splits must be at least 1, got {splits}")
     if not (0 < calib_fraction < 1):
         raise DcbError(f"calibration fraction must be in (0, 1), got {calib_fraction}")
-    err_col, tol = None, None
-    if isinstance(tolerance, str) and tolerance.startswith("mae:"):
-        err_col = tolerance[4:]
-        if not err_col:
-            raise DcbError("tolerance mae: needs an error column, e.g. --tolerance mae:error")
-    elif tolerance is None:
+    if tolerance is None:
         raise DcbError("a leaderboard replay needs a tolerance: a number or mae:ERROR_COL")
-    else:
-        try:
-            tol = float(tolerance)
-        except ValueError:
-            raise DcbError(f"tolerance must be a number or mae:COLUMN, got '{tolerance}'") from None
-        if not tol >= 0:
-            raise DcbError(f"tolerance must be >= 0, got {tolerance}")
+    tol, err_col = parse_tolerance(tolerance)
     if error is not None and err_col is not None and error != err_col:
         raise DcbError(f"two error columns: --tolerance mae:{err_col} and --error {error}; give one")
     err_col = err_col or error

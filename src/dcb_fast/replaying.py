@@ -289,6 +289,25 @@ class ReplayResult(Result):
         self.splits = splits
 
 
+def parse_tolerance(tolerance) -> tuple[float | None, str | None]:
+    """A replay's ``tolerance`` as ``(number, None)`` or ``(None, error column)`` for ``"mae:COL"``.
+
+    >>> parse_tolerance("mae:error"), parse_tolerance(0.5)
+    ((None, 'error'), (0.5, None))
+    """
+    if isinstance(tolerance, str) and tolerance.startswith("mae:"):
+        if not tolerance[4:]:
+            raise DcbError("tolerance mae: needs an error column, e.g. --tolerance mae:error")
+        return None, tolerance[4:]
+    try:
+        tol = float(tolerance)
+    except (TypeError, ValueError):
+        raise DcbError(f"tolerance must be a number or mae:COLUMN, got '{tolerance}'") from None
+    if not tol >= 0:
+        raise DcbError(f"tolerance must be >= 0, got {tolerance}")
+    return tol, None
+
+
 def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction: float = 0.5, seed: int = 0,
            min_support: int = 1, weight: str | None = None, models: dict | None = None,
            score: str | None = None, tolerance=None, nulls: str = "drop", rules=None,
@@ -355,15 +374,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     if tolerance is not None:
         if any(len(cols) != 1 for cols in models.values()):
             raise DcbError("a tolerance window needs one numeric evidence column per model")
-        if isinstance(tolerance, str) and tolerance.startswith("mae:"):
-            tol_col = tolerance[4:]
-        else:
-            try:
-                tolerance = float(tolerance)
-            except ValueError:
-                raise DcbError(f"tolerance must be a number or mae:COLUMN, got '{tolerance}'") from None
-            if not tolerance >= 0:
-                raise DcbError(f"tolerance must be >= 0, got {tolerance}")
+        tolerance, tol_col = parse_tolerance(tolerance)
     rules = resolve_rules(all_cols, rules)
     for col, r in rules.items():
         if r.name in OVERLAPPING:  # a replay's window is around each test value over the calibration values

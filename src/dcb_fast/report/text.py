@@ -176,19 +176,27 @@ def render_completion(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def render_replay(summary: dict) -> str:
-    m, p = summary["metrics"], summary["parameters"]
-    what = ", ".join(p["evidence"]) if "evidence" in p else ", ".join(p["models"])
-    lines = [f"dcb replay  {what}  action: {p['action']}  {m['splits']} splits, calibration "
-             f"{p['calib_fraction']:.0%}, min support {p['min_support']}, seed {p['seed']}", "",
-             f"  {'policy':<22}{'certified':>11}{'err|cert':>10}{'false dec.':>12}{'acquired':>10}   (mean; p10-p90 of false dec.)"]
-    for pol, v in m["policies"].items():
+def _policy_lines(policies: dict) -> list[str]:
+    """One line per replay policy: means of certified, error among certified (- when no split
+    certifies), false decisions and acquisitions, and the p10-p90 of false decisions."""
+    lines = []
+    for pol, v in policies.items():
         fd = v["false_decisions"]
         err = v["error_among_certified"]
         shown = "-" if err.get("mean") is None else f"{err['mean']:.3%}"
         lines.append(f"  {pol.replace('_', ' '):<22}{v['certified_fraction']['mean']:>10.3%} "
                      f"{shown:>9} {fd['mean']:>11.4%}"
                      f"{v['acquisitions']['mean']:>10.2%}   ({fd['p10']:.4%}-{fd['p90']:.4%})")
+    return lines
+
+
+def render_replay(summary: dict) -> str:
+    m, p = summary["metrics"], summary["parameters"]
+    what = ", ".join(p["evidence"]) if "evidence" in p else ", ".join(p["models"])
+    lines = [f"dcb replay  {what}  action: {p['action']}  {m['splits']} splits, calibration "
+             f"{p['calib_fraction']:.0%}, min support {p['min_support']}, seed {p['seed']}", "",
+             f"  {'policy':<22}{'certified':>11}{'err|cert':>10}{'false dec.':>12}{'acquired':>10}   (mean; p10-p90 of false dec.)"]
+    lines += _policy_lines(m["policies"])
     err = m["policies"]["certify_only"]["error_among_certified"]
     if "n_splits" in err and err["n_splits"] < m["splits"]:
         lines.append(f"  err|cert of the certifying policies: mean over the {err['n_splits']} of {m['splits']} "
@@ -227,13 +235,7 @@ def render_leaderboard_replay(summary: dict) -> str:
              f"{tol_s}, seed {p['seed']}", "",
              f"  pooled over {m['runs']} (model, split) runs",
              f"  {'policy':<22}{'certified':>11}{'err|cert':>10}{'false dec.':>12}{'acquired':>10}   (mean; p10-p90 of false dec.)"]
-    for pol, v in m["policies"].items():
-        fd = v["false_decisions"]
-        err = v["error_among_certified"]
-        shown = "-" if err.get("mean") is None else f"{err['mean']:.3%}"
-        lines.append(f"  {pol.replace('_', ' '):<22}{v['certified_fraction']['mean']:>10.3%} "
-                     f"{shown:>9} {fd['mean']:>11.4%}"
-                     f"{v['acquisitions']['mean']:>10.2%}   ({fd['p10']:.4%}-{fd['p90']:.4%})")
+    lines += _policy_lines(m["policies"])
     err = m["policies"]["certify_only"]["error_among_certified"]
     if err["n_splits"] < m["runs"]:
         lines.append(f"  err|cert: mean over the {err['n_splits']} of {m['runs']} runs that certify something")
