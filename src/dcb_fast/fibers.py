@@ -22,7 +22,6 @@ from . import __version__
 from ._jit import default_threads
 from ._threads import parallel_map
 from .errors import DcbError
-from ._memory import zeros
 from .fiber_tables import DenseTables, Partitions
 from .io import arrow as A
 from .io.encoding import ColumnEncoder

@@ -161,11 +161,6 @@ def _is_dcb_summary(path: str) -> bool:
     return isinstance(s, dict) and "dcb_fast_version" in s and "kind" in s
 
 
-def prepare_dir(path: str) -> str:
-    """Check that ``path`` can receive a result set (see :func:`check_out_dir`)."""
-    return check_out_dir(path)
-
-
 class ResultDir:
     """A result set under construction: files go to a temporary sibling of ``path``; :meth:`commit`
     writes ``summary`` as ``summary.json`` and renames the set into place (the previous set is kept

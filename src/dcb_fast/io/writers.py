@@ -4,7 +4,6 @@ place, so a crash or a full disk never leaves a half-written output behind."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 
@@ -41,35 +40,6 @@ def atomic_path(path: str):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def write_json(obj, path: str) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=False, allow_nan=False)
-            fh.write("\n")
-
-
-def write_table(table: pa.Table, path: str, fmt: str = "parquet") -> None:
-    """Write a table as Parquet or CSV, atomically."""
-    with atomic_path(path) as tmp:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, tmp, compression="zstd")
-        elif fmt == "csv":
-            import pyarrow.csv as pcsv
-
-            plain = pa.table({n: _plain(c) for n, c in zip(table.column_names, table.columns)})
-            pcsv.write_csv(plain, tmp)
-        else:
-            raise DcbError(f"unknown table format '{fmt}'; use parquet or csv")
-
-
-def _plain(col):
-    if pa.types.is_dictionary(col.type):
-        return col.cast(col.type.value_type)
-    return col
 
 
 class ParquetStream:

@@ -9,8 +9,6 @@ monotonically in ``p``. No scipy at run time; tests compare with ``scipy.stats.b
 
 import math
 
-import numpy as np
-
 from .._jit import inline, kernel
 
 _TINY = 1e-300
