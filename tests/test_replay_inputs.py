@@ -93,3 +93,11 @@ def test_coverage_error_among_certified_is_undefined_when_nothing_is_certified()
     assert cov.metrics["certified_coverage"] == 0.0
     assert cov.metrics["error_among_certified"] is None
     assert "error among certified undefined (no labelled traffic is certified)" in render_coverage(cov.summary)
+
+
+def test_replay_summary_records_what_changes_its_result():
+    # nulls and fiber rules change the figures, so the summary (and the run fingerprint) names them
+    t = pa.table({"x": [0.1 * i for i in range(40)], "d": [i % 2 for i in range(40)]})
+    p = replay(t, ["x"], "d", splits=2, rules={"x": "width:1"}, nulls="value").summary["parameters"]
+    assert p["nulls"] == "value"
+    assert p["rules"]["x"] == {"rule": "width", "width": 1.0, "origin": 0.0}

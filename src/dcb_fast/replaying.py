@@ -385,6 +385,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     src = open_source(source, all_cols + [action] + extra, batch_rows)
     check_types(src, weight, rules)
     rules = resolve_quantiles(src, rules)
+    recorded = {"nulls": nulls, "rules": {c: r.describe() for c, r in rules.items()}}  # they change the result
     if tol_col:
         from .quantiles import mean_abs
 
@@ -409,7 +410,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
 
     results = parallel_map(one, range(splits), threads or 2)
     return _summarize(results, models, splits, calib_fraction, seed, min_support, weight, tolerance, score,
-                      score_means, src, action, cells.n_rows)
+                      score_means, src, action, cells.n_rows, recorded)
 
 
 def summarize_policies(results: list[dict]) -> dict:
@@ -418,7 +419,7 @@ def summarize_policies(results: list[dict]) -> dict:
     return {p: {fld: split_stats([res[p][i] for res in results]) for i, fld in enumerate(FIELDS)} for p in POLICIES}
 
 
-def _summarize(results, models, splits, f, seed, s, weight, tol, score, score_means, src, action, n_rows):
+def _summarize(results, models, splits, f, seed, s, weight, tol, score, score_means, src, action, n_rows, recorded):
     rows = []
     for k, res in enumerate(results):
         for name, pol in res.items():
@@ -459,7 +460,7 @@ def _summarize(results, models, splits, f, seed, s, weight, tol, score, score_me
         if score_means is not None:
             metrics["benchmark_scores"] = score_means
     params = {"action": action, "splits": splits, "calib_fraction": f, "seed": seed, "min_support": s,
-              "weight": weight, "tolerance": tol, "score": score}
+              "weight": weight, "tolerance": tol, "score": score, **recorded}
     if len(models) > 1:
         params["models"] = models
     else:
