@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dcb_fast.benchmark import AUDIT_BASELINES, audit_compare, audit_ours
+from dcb_fast.tools.benchmark import AUDIT_BASELINES, audit_compare, audit_ours
 
 from . import baselines as B
 from . import leaderboard_baselines as LB
@@ -165,7 +165,7 @@ LEADERBOARD_MIN_SUPPORT = 5
 def leaderboard_ours(source, splits=LEADERBOARD_SPLITS, seed=0, min_support=LEADERBOARD_MIN_SUPPORT, threads=None):
     """Per (split, model) run: certified fraction, certify-only false decisions, window-majority
     and global-majority false decisions (tolerance: each model's calibration MAE)."""
-    from dcb_fast.leaderboard import leaderboard_replay
+    from dcb_fast.methods.leaderboard import leaderboard_replay
 
     r = leaderboard_replay(source, "model", "item", "pred", "label", tolerance="mae:error", splits=splits,
                            seed=seed, min_support=min_support, threads=threads)

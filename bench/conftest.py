@@ -32,7 +32,7 @@ def _engines_imported():
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     """CPU model, usable cores and memory, next to pytest-benchmark's own machine info."""
-    from dcb_fast.benchmark import machine
+    from dcb_fast.tools.benchmark import machine
 
     machine_info["dcb_machine"] = machine()
     versions = {}

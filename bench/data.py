@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 
-from dcb_fast.benchmark import ACTION, EVIDENCE, WEIGHT  # noqa: F401  (one definition, shared with dcb bench)
-from dcb_fast.synth import PROBES  # noqa: F401
+from dcb_fast.tools.benchmark import ACTION, EVIDENCE, WEIGHT  # noqa: F401  (one definition, shared with dcb bench)
+from dcb_fast.tools.synth import PROBES  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GENERATOR_VERSION = 2  # bump when dcb_fast.synth changes, so cached files are regenerated
+GENERATOR_VERSION = 2  # bump when dcb_fast.tools.synth changes, so cached files are regenerated
 CALIBRATION_SEED = 1  # the calibration table of the coverage benchmark: another seed than the log
 
 
@@ -21,7 +21,7 @@ def cache_dir() -> str:
 
 def log_file(rows: int, seed: int = 0, fmt: str = "parquet", directory: str | None = None) -> str:
     """Path of a generated request log with ``rows`` rows (generated on first use)."""
-    from dcb_fast.synth import write_log
+    from dcb_fast.tools.synth import write_log
 
     d = directory or cache_dir()
     path = os.path.join(d, f"log_v{GENERATOR_VERSION}_{rows}_s{seed}.{fmt}")
@@ -37,12 +37,12 @@ def calibration_file(rows: int, directory: str | None = None) -> str:
 
 
 def predictions_file(rows: int, seed: int = 0, directory: str | None = None) -> str:
-    """``rows`` predictions of one model (``dcb_fast.synth.predictions``: ``pred``, ``error``,
+    """``rows`` predictions of one model (``dcb_fast.tools.synth.predictions``: ``pred``, ``error``,
     ``stable``) as Parquet: the numeric evidence of the knn and window benchmarks."""
     import pyarrow.parquet as pq
 
     from dcb_fast.io.writers import atomic_path
-    from dcb_fast.synth import predictions
+    from dcb_fast.tools.synth import predictions
 
     d = directory or cache_dir()
     path = os.path.join(d, f"pred_v{GENERATOR_VERSION}_{rows}_s{seed}.parquet")
@@ -56,7 +56,7 @@ def predictions_file(rows: int, seed: int = 0, directory: str | None = None) -> 
 def log_dataset(rows: int, files: int, seed: int = 0, directory: str | None = None) -> str:
     """A directory of ``files`` Parquet files holding ``rows`` rows in all (each its own seed, so
     each file has its own dictionaries)."""
-    from dcb_fast.synth import write_log
+    from dcb_fast.tools.synth import write_log
 
     d = os.path.join(directory or cache_dir(), f"dataset_v{GENERATOR_VERSION}_{rows}_{files}_s{seed}")
     if not os.path.isdir(d) or len(os.listdir(d)) < files:
@@ -70,12 +70,12 @@ def log_dataset(rows: int, files: int, seed: int = 0, directory: str | None = No
 
 
 def leaderboard_file(rows: int, models: int = 67, seed: int = 0, directory: str | None = None) -> str:
-    """A synthetic long leaderboard (``dcb_fast.synth.leaderboard``) of about ``rows`` rows:
+    """A synthetic long leaderboard (``dcb_fast.tools.synth.leaderboard``) of about ``rows`` rows:
     ``models`` models x ``rows // models`` items (at least 60), 2% of items missing per model."""
     import pyarrow.parquet as pq
 
     from dcb_fast.io.writers import atomic_path
-    from dcb_fast.synth import leaderboard
+    from dcb_fast.tools.synth import leaderboard
 
     items = max(60, rows // models)
     d = directory or cache_dir()

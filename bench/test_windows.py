@@ -1,5 +1,5 @@
 """knn and tolerance-window audits of one numeric column (``pred`` -> ``stable`` from
-``dcb_fast.synth.predictions``): ours vs DuckDB (ROWS frames; prefix sums and as-of joins),
+``dcb_fast.tools.synth.predictions``): ours vs DuckDB (ROWS frames; prefix sums and as-of joins),
 Polars (sort, prefix sums, binary search) and numpy, same file, same run.
 
     python -m pytest bench/test_windows.py --bench-rows 10000000 --benchmark-json bench.json

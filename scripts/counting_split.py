@@ -3,7 +3,7 @@
 
     python scripts/counting_split.py LOG.parquet [ROUNDS] [NAME=VALUE ...]
 
-``NAME=VALUE`` overrides a constant of ``dcb_fast.fiber_tables`` (``ROWS_PER_PART``,
+``NAME=VALUE`` overrides a constant of ``dcb_fast.fibers.store`` (``ROWS_PER_PART``,
 ``PENDING_ROWS``, ...). With ``SPLIT_CPU=1`` in the environment it counts on one thread and
 reports that thread's CPU time per step, which a busy shared machine disturbs less than wall time.
 """
@@ -15,10 +15,10 @@ import types
 
 import pyarrow.parquet as pq
 
-import dcb_fast.fiber_tables as FT
-from dcb_fast.auditing import AuditResult
-from dcb_fast.benchmark import ACTION, EVIDENCE, WEIGHT, audit_ours
-from dcb_fast.fibers import FiberState
+import dcb_fast.fibers.store as FT
+from dcb_fast.methods.audit import AuditResult
+from dcb_fast.tools.benchmark import ACTION, EVIDENCE, WEIGHT, audit_ours
+from dcb_fast.fibers.state import FiberState
 
 
 def main(argv):

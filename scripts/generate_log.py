@@ -7,7 +7,7 @@
     python scripts/generate_log.py tox21.parquet --tox21     # the paper's Tox21 table, 4391 compounds
     python scripts/generate_log.py board.parquet --leaderboard --models 15 --rows 5000  # long leaderboard, rows = items
 
-See ``dcb_fast.synth`` for the columns. The same (seed, rows, chunk rows) always gives the same file.
+See ``dcb_fast.tools.synth`` for the columns. The same (seed, rows, chunk rows) always gives the same file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from dcb_fast.synth import leaderboard, predictions, tox21_table, write_log
+from dcb_fast.tools.synth import leaderboard, predictions, tox21_table, write_log
 
 
 def main(argv=None):

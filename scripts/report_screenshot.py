@@ -18,7 +18,7 @@ import tempfile
 
 from dcb_fast import audit
 from dcb_fast.report.html import write_report
-from dcb_fast.synth import EVIDENCE, write_log
+from dcb_fast.tools.synth import EVIDENCE, write_log
 
 
 def main(argv=None) -> int:

@@ -12,15 +12,15 @@ Recipe, followed literally (per seed s = 0..49):
   600 rows into 200 train / 200 calibration / 200 test;
 - the model sees x P_B; least squares *without an intercept* (the minimum-norm solution, as
   x P_B has rank 4) from those features to each label
-  (:func:`dcb_fast.channels.least_squares_predict`, whose default this is);
+  (:func:`dcb_fast.methods.channels.least_squares_predict`, whose default this is);
 - alpha = 0.05 with numpy's default (linear) quantile at level min(1, (1 - alpha)(n + 1)/n),
-  as SPEC section 7 says (``method="linear"`` of :func:`dcb_fast.channels.split_conformal`;
+  as SPEC section 7 says (``method="linear"`` of :func:`dcb_fast.methods.channels.split_conformal`;
   the library's default rank rule gives 94.99% instead of 94.98% benchmark coverage: one seed's
   200 test points differ by one);
 - response-rank interval y_hat_deploy +- R g with R = 2.
 
-The channel quantities come from :mod:`dcb_fast.channels` and the geometry from
-:mod:`dcb_fast.linear`. Means over seeds with the SPEC's 95% CI, mean +- 1.96 standard errors.
+The channel quantities come from :mod:`dcb_fast.methods.channels` and the geometry from
+:mod:`dcb_fast.methods.linear`. Means over seeds with the SPEC's 95% CI, mean +- 1.96 standard errors.
 
 Run: ``python scripts/reproduce_conformal.py [--seeds 50]``
 """
@@ -31,9 +31,9 @@ import argparse
 
 import numpy as np
 
-from dcb_fast.channels import (coverage, interval_coverage, least_squares_predict, response_rank_interval,
+from dcb_fast.methods.channels import (coverage, interval_coverage, least_squares_predict, response_rank_interval,
                                split_conformal, transfer_coverage)
-from dcb_fast.linear import deployment_residuals, probe_projector
+from dcb_fast.methods.linear import deployment_residuals, probe_projector
 
 D = 8
 ALPHA = 0.05

@@ -10,8 +10,8 @@ Geometry in full, as SPEC section 5 gives it (the authors' released experiment):
   (:data:`DEPLOYMENT`).
 - 400 candidates: ``default_rng(31)`` draws 400 estimates ``N(0, 0.45)``, then 400 admissible
   radii ``U(0.15, 0.55)``. A candidate is certified when ``|est| > R_c g_j`` for every deployment
-  probe j (:func:`dcb_fast.linear.certify_candidates`, threshold 0).
-- Each policy of :func:`dcb_fast.linear.select_linear_probes` adds 4 probes; ``random`` is 200
+  probe j (:func:`dcb_fast.methods.linear.certify_candidates`, threshold 0).
+- Each policy of :func:`dcb_fast.methods.linear.select_linear_probes` adds 4 probes; ``random`` is 200
   orders, order t from ``default_rng(5000 + t)``: its mean and p10 / p90 (numpy's default
   percentile) per step.
 
@@ -24,7 +24,7 @@ import argparse
 
 import numpy as np
 
-from dcb_fast.linear import linear_completion_curve
+from dcb_fast.methods.linear import linear_completion_curve
 
 D, N_CAND, STEPS, N_RANDOM = 8, 400, 4, 200
 SCORED = ["residual_greedy", "uncertainty", "diversity", "benchmark_aligned"]

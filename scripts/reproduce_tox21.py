@@ -28,7 +28,7 @@ import os
 import numpy as np
 
 import dcb_fast
-from dcb_fast.synth import TOX21_ASSAYS, tox21_compounds, tox21_table
+from dcb_fast.tools.synth import TOX21_ASSAYS, tox21_compounds, tox21_table
 
 AUDIT_PAPER = {"fibers": 43, "mixed fibers": 14, "certified inactive (compounds)": 86,
                "certified inactive (fibers)": 22, "certified active (compounds)": 8, "certified active (fibers)": 7,
@@ -133,7 +133,7 @@ def main(argv=None):
 
 
 # --- Probe-acquisition replay (SPEC section 5, the paper's Fig. 5c) -------------------------------
-# The compound-level table (dcb_fast.synth.tox21_compounds, rows with all 12 labels: 3079), the
+# The compound-level table (dcb_fast.tools.synth.tox21_compounds, rows with all 12 labels: 3079), the
 # authors' protocol exactly: split s permutes the complete rows in file order with a generator
 # seeded 31000 + s (split="permutation"), the random policy of split s draws from a generator
 # seeded 41000 + 101 s + 4 (their script's per-policy seed), 200 splits, s = 50. Their script
@@ -150,9 +150,9 @@ ACQ_PAPER = {
 
 
 def acquisition_result(tie_break: str, splits: int = 200):
-    from dcb_fast.synth import tox21_compounds
+    from dcb_fast.tools.synth import tox21_compounds
 
-    return dcb_fast.acquisition_replay(tox21_compounds(), ACQ_NR, "SR-p53", ACQ_SR, splits=splits,
+    return dcb_fast.methods.acquisition_replay(tox21_compounds(), ACQ_NR, "SR-p53", ACQ_SR, splits=splits,
                                        split="permutation", seed=31000, min_support=50, tie_break=tie_break,
                                        random_seed=lambda s: 41000 + 101 * s + 4)
 

@@ -82,7 +82,7 @@ def svg_count(page: str) -> int:
 
 def report_log() -> pa.Table:
     """The request log every report test renders (seeded)."""
-    from dcb_fast.synth import chunk
+    from dcb_fast.tools.synth import chunk
 
     return chunk(20_000, seed=3)
 
@@ -152,7 +152,7 @@ def planned_summaries() -> dict:
 
 
 def fiber_table(n: int, seed: int = 0) -> pa.Table:
-    """A fiber table shaped like dcb_fast.metrics.fiber_table, built directly (no audit)."""
+    """A fiber table shaped like dcb_fast.fibers.finalize.fiber_table, built directly (no audit)."""
     rng = np.random.default_rng(seed)
     rows = rng.geometric(0.35, n).astype(np.int64)
     r_a = rng.binomial(rows, 0.7)

@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 from dcb_fast import acquisition_replay
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
-from dcb_fast.synth import tox21_compounds
+from dcb_fast.tools.synth import tox21_compounds
 
 from .reference import acquisition_oracle, permutation_split_oracle
 
@@ -151,7 +151,7 @@ def test_tox21_splits_against_row_oracle(tie_break):
 
 def test_default_split_against_row_oracle():
     """The default (cells) split: expand its calibration counts back into rows, then the oracle."""
-    from dcb_fast.acquisition import read_probe_cells, split_cells
+    from dcb_fast.methods.acquisition import read_probe_cells, split_cells
     from dcb_fast.io.sources import open_source
 
     rng = random.Random(5)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from dcb_fast import FiberState, audit
-from dcb_fast.auditing import AuditResult
+from dcb_fast.methods.audit import AuditResult
 from dcb_fast.errors import DcbError
 
 from .reference import audit_oracle, compare_metrics, fiber_rows_oracle, label, norm
@@ -23,7 +23,7 @@ import contextlib
 @contextlib.contextmanager
 def key_space(cells):
     """Run with dense counting for key spaces up to ``cells`` (0: always hash)."""
-    import dcb_fast.fibers as F
+    import dcb_fast.fibers.state as F
 
     old = F._DENSE_CELLS
     F._DENSE_CELLS = cells
@@ -180,7 +180,7 @@ def test_tuple_keys_beyond_64_bits_are_exact():
 
 
 def test_label_helper_matches_library():
-    from dcb_fast.metrics import _label
+    from dcb_fast.fibers.finalize import _label
 
     for v in [None, True, False, 3, "x", 2.5]:
         assert _label(v) == label(v)

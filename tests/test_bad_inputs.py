@@ -169,7 +169,7 @@ def test_certify_out_is_checked_before_reading(tmp_path):
 
 
 def test_certificate_save_checks_too(tmp_path):
-    from dcb_fast.certificate import certify
+    from dcb_fast.methods.certify import certify
 
     cert = certify(pa.table({"a": ["x", "y"], "b": ["p", "q"]}), ["a"], "b")
     with pytest.raises(DcbError, match="is a directory; give a file name"):

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, strategies as st
 
-from dcb_fast.channels import (
+from dcb_fast.methods.channels import (
     check_channels,
     conformal_quantile,
     conformal_rank,
@@ -95,7 +95,7 @@ def test_response_rank_interval():
     lo, hi = response_rank_interval([0.0, 1.0], 2.0, 0.25)
     np.testing.assert_array_equal(lo, [-0.5, 0.5])
     np.testing.assert_array_equal(hi, [0.5, 1.5])
-    # g computed through dcb_fast.linear: probe (0.6, 0.8) against benchmark e1 has g = 0.8
+    # g computed through dcb_fast.methods.linear: probe (0.6, 0.8) against benchmark e1 has g = 0.8
     lo, hi = response_rank_interval([0.0], 1.5, benchmark=[[1.0, 0.0]], probe=[0.6, 0.8])
     np.testing.assert_allclose([lo[0], hi[0]], [-1.2, 1.2])
     with pytest.raises(DcbError, match="give the residual g, or the benchmark probes"):

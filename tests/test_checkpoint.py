@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dcb_fast import audit
-from dcb_fast.auditing import AuditResult
+from dcb_fast.methods.audit import AuditResult
 from dcb_fast.cli import main
 from dcb_fast.engines.checkpoint import Checkpoint, CheckpointWarning, PartialSpec, fingerprint, plan_parts, run_local
 from dcb_fast.errors import DcbError

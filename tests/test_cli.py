@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dcb_fast.cli import main
-from dcb_fast.synth import tox21_table
+from dcb_fast.tools.synth import tox21_table
 
 from .reference import audit_oracle, compare_metrics
 

@@ -64,8 +64,8 @@ def test_probes_that_add_nothing_and_ties():
 
 def test_holdout_matches_a_row_level_replay():
     """The held-out figures equal a direct computation on the rows of the same seeded split."""
-    from dcb_fast.completion import Atoms, _split
-    from dcb_fast.fibers import FiberState
+    from dcb_fast.methods.complete import Atoms, _split
+    from dcb_fast.fibers.state import FiberState
 
     rng = np.random.default_rng(3)
     n = 3000

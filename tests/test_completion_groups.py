@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from dcb_fast.cli import main
-from dcb_fast.completion import complete_groups
+from dcb_fast.methods.complete import complete_groups
 from dcb_fast.errors import DcbError
 
 from .reference import greedy_completion_oracle

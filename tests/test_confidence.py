@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from dcb_fast import audit, certify
 from dcb_fast.cli import main
-from dcb_fast.confidence import minority_upper, wilson_interval
+from dcb_fast.core.confidence import minority_upper, wilson_interval
 from dcb_fast.errors import DcbError
 
 from .reference import audit_oracle, binomial_upper_oracle, compare_metrics, wilson_oracle
@@ -93,7 +93,7 @@ def test_certificate_carries_the_bound_and_the_tolerant_classes(tmp_path):
     cert = certify(T, ["k"], "a", min_support=20, max_minority=0.06)
     path = str(tmp_path / "c.arrow")
     cert.save(path)
-    from dcb_fast.certificate import Certificate
+    from dcb_fast.methods.certify import Certificate
 
     back = Certificate.load(path)
     rows = {r["k"]: r for r in back.table.to_pylist()}

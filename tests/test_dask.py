@@ -17,7 +17,7 @@ from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dcb_fast import audit
-from dcb_fast.auditing import AuditResult
+from dcb_fast.methods.audit import AuditResult
 from dcb_fast.cli import main
 from dcb_fast.engines.checkpoint import PartialSpec
 from dcb_fast.engines.dask import (
@@ -225,8 +225,8 @@ def test_cli_unwritable_checkpoint_fails_before_any_cluster_starts(data):
 
 
 def test_core_install_never_imports_dask():
-    code = ("import sys, dcb_fast, dcb_fast.auditing, dcb_fast.cli, dcb_fast.engines.checkpoint, dcb_fast.warmup, "
-            "dcb_fast.engines.local, dcb_fast.fibers; "
+    code = ("import sys, dcb_fast, dcb_fast.methods.audit, dcb_fast.cli, dcb_fast.engines.checkpoint, dcb_fast.tools.warmup, "
+            "dcb_fast.engines.local, dcb_fast.fibers.state; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dcb_fast import audit, certify
 from dcb_fast.cli import main
-from dcb_fast.drift import diff
+from dcb_fast.methods.diff import diff
 from dcb_fast.errors import DcbError
 
 from .reference import diff_oracle, verdicts_oracle

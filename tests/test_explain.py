@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
-from dcb_fast.explaining import explain
+from dcb_fast.methods.explain import explain
 
 from .reference import information_gain_oracle
 

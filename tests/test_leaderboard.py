@@ -18,10 +18,10 @@ from hypothesis import given, settings, strategies as st
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
 from dcb_fast.io.sources import open_source
-from dcb_fast.leaderboard import item_split, leaderboard_replay, read_board
-from dcb_fast.replaying import FIELDS, POLICIES, evaluate_split, read_cells
-from dcb_fast.rules import Window
-from dcb_fast.synth import leaderboard
+from dcb_fast.methods.leaderboard import item_split, leaderboard_replay, read_board
+from dcb_fast.methods.replay import FIELDS, POLICIES, evaluate_split, read_cells
+from dcb_fast.core.rules import Window
+from dcb_fast.tools.synth import leaderboard
 
 from .reference import leaderboard_split_items_oracle, leaderboard_split_oracle, leaderboard_summary_oracle
 

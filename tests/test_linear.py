@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 from .reference import linear_policy_oracle
 
 from dcb_fast.errors import DcbError
-from dcb_fast.linear import (
+from dcb_fast.methods.linear import (
     POLICIES,
     PROBE_POLICIES,
     certify_candidates,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dcb_fast.metrics import size_distribution
+from dcb_fast.fibers.finalize import size_distribution
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import dcb_fast.fiber_tables as FT
-from dcb_fast.fiber_tables import Partitions, Tables, bits_for_rows
+import dcb_fast.fibers.store as FT
+from dcb_fast.fibers.store import Partitions, Tables, bits_for_rows
 from dcb_fast.kernels import counting as kc
 from dcb_fast.kernels import partitions as kp
 

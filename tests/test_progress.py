@@ -2,7 +2,7 @@
 
 import io
 
-from dcb_fast.progress import Progress
+from dcb_fast.core.progress import Progress
 
 
 class Tty(io.StringIO):

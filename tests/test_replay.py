@@ -17,9 +17,9 @@ from dcb_fast import replay
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
 from dcb_fast.io.sources import open_source
-from dcb_fast.replaying import POLICIES, evaluate_split, read_cells, split_counts
-from dcb_fast.rules import Window
-from dcb_fast.synth import tox21_table
+from dcb_fast.methods.replay import POLICIES, evaluate_split, read_cells, split_counts
+from dcb_fast.core.rules import Window
+from dcb_fast.tools.synth import tox21_table
 
 
 def _rows_of_split(cells, cal, test, actions):

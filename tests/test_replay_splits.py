@@ -16,9 +16,9 @@ from hypothesis import given, strategies as st
 
 from dcb_fast import replay
 from dcb_fast.io.sources import open_source
-from dcb_fast.replaying import FIELDS, POLICIES, read_cells, split_counts, split_stats
-from dcb_fast.rules import Window
-from dcb_fast.synth import TOX21_ASSAYS, tox21_compounds, tox21_table
+from dcb_fast.methods.replay import FIELDS, POLICIES, read_cells, split_counts, split_stats
+from dcb_fast.core.rules import Window
+from dcb_fast.tools.synth import TOX21_ASSAYS, tox21_compounds, tox21_table
 
 from .reference import replay_split_oracle, replay_summary_oracle, split_stats_oracle
 

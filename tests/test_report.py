@@ -15,7 +15,7 @@ import pytest
 
 import dcb_fast
 from dcb_fast.errors import DcbError
-from dcb_fast.metrics import size_distribution
+from dcb_fast.fibers.finalize import size_distribution
 from dcb_fast.report import plots
 from dcb_fast.report import tables as T
 from dcb_fast.report.html import MATPLOTLIB_NOTE, render_report, write_report

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from dcb_fast.cli import main
 from dcb_fast.report import plots
 from dcb_fast.report.html import render_report, write_report
-from dcb_fast.synth import tox21_table
+from dcb_fast.tools.synth import tox21_table
 
 from .report_helpers import (assert_safe_page, channel_check, planned_summaries, report_audit, report_log,
                              skipped, validator)

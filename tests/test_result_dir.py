@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from dcb_fast.certificate import Certificate, certify
+from dcb_fast.methods.certify import Certificate, certify
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
 from dcb_fast.io.result_dir import ResultDir, verify
@@ -213,7 +213,7 @@ EVIDENCE_NEW = "lang,domain,model,score_bin"
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
-    from dcb_fast.synth import write_log
+    from dcb_fast.tools.synth import write_log
 
     d = tmp_path_factory.mktemp("big")
     path = write_log(str(d / "log.parquet"), rows=ROWS, seed=3, row_group_rows=250_000)
@@ -357,7 +357,7 @@ class _Failing:
 
 
 def test_a_result_set_that_fails_midway_keeps_the_previous_set(log, tmp_path):
-    from dcb_fast.production import CoverageResult
+    from dcb_fast.methods.coverage import CoverageResult
 
     cert = certify(log, ["lang"], "route")
     cov = cert.coverage(log)

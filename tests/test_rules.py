@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 from dcb_fast import audit, parse_rule
 from dcb_fast.errors import DcbError
-from dcb_fast.quantiles import exact_quantiles, quantile_edges
+from dcb_fast.core.quantiles import exact_quantiles, quantile_edges
 
 from .reference import audit_oracle, compare_metrics, window_audit_oracle
 
@@ -111,7 +111,7 @@ def test_quantile_bins_do_not_depend_on_batches_or_files(tmp_path_factory, data,
 
 def test_exact_quantiles_multi_pass(monkeypatch):
     """With a tiny collection budget the selection refines key digits over several passes."""
-    import dcb_fast.quantiles as q
+    import dcb_fast.core.quantiles as q
 
     monkeypatch.setattr(q, "_BUDGET", 3)
     rng = np.random.default_rng(4)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from dcb_fast import audit, sweep
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
-from dcb_fast.synth import predictions
+from dcb_fast.tools.synth import predictions
 
 RULES = ["quantile:5", "quantile:20", "knn:25", "knn:100", "window:0.05"]
 

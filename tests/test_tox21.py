@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from dcb_fast import audit
-from dcb_fast.synth import tox21_table
+from dcb_fast.tools.synth import tox21_table
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "tox21_fibers.csv")
 

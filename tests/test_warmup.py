@@ -21,7 +21,7 @@ FRESH = r"""
 import json, sys, tempfile
 sys.path.insert(0, {root!r})
 import dcb_fast
-from dcb_fast.warmup import warmup, _kernels
+from dcb_fast.tools.warmup import warmup, _kernels
 from tests.multifile import write_dataset, table
 
 def signatures():
@@ -52,11 +52,11 @@ for threads in (1, 2):
     dcb_fast.audit(d, evidence=["requests"], action="route", rules={{"requests": "quantile:3"}}).fibers
     dcb_fast.audit(d, evidence=["requests"], action="route", rules={{"requests": "knn:7"}})
 dcb_fast.audit(d, evidence=["lang", "tier"], action="route", checkpoint=tempfile.mkdtemp())
-from dcb_fast.certificate import certify
-from dcb_fast.production import coverage
+from dcb_fast.methods.certify import certify
+from dcb_fast.methods.coverage import coverage
 cert = certify(d, evidence=["lang", "tier"], action="route", min_support=2)
 coverage(cert, table(500, 9), weight="requests", action="route")
-from dcb_fast.completion import complete
+from dcb_fast.methods.complete import complete
 complete(d, ["lang"], "route", ["tier"], weight="requests", min_support=2)
 out["new_after_full_warmup"] = new_since(before)
 print(json.dumps(out))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
+from .._version import __version__
 from .acquire import acquire_cmd
 from .audit import audit_cmd
 from .bench import bench_cmd

@@ -47,7 +47,7 @@ def audit_cmd(source, evidence, action, weight, nulls, rules, id_col, min_suppor
       dcb audit logs/*.parquet -e lang,domain,score_bin -a route -w requests -o audit/
       dcb audit logs/ -e lang,domain -a route --scheduler local:2 --checkpoint ckpt/
     """
-    from ..auditing import audit
+    from ..methods.audit import audit
     from ..report.text import render_audit
     from .gates import enforce
 

@@ -39,7 +39,7 @@ def bench_cmd(rows, repeat, engines, data_dir, threads, evidence, fmt, quiet):
       dcb bench --rows 10000000 --data-dir ~/.cache/dcb-bench
       dcb bench --rows 10000000 --evidence lang,domain,model   # a small key space
     """
-    from ..benchmark import render, run
+    from ..tools.benchmark import render, run
 
     columns = [c.strip() for c in evidence.split(",") if c.strip()] if evidence else None
     result = run(rows=rows, repeat=repeat, data_dir=data_dir, engines=list(engines) or None, threads=threads,

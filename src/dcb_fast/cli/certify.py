@@ -28,7 +28,7 @@ def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out
     Example:
       dcb certify bench.parquet -e lang,domain,score_bin -a route -s 5 -o cert.arrow
     """
-    from ..certificate import certify
+    from ..methods.certify import certify
     from ..io.result_dir import check_out_file
     from ..report.text import render_certificate
 
@@ -50,7 +50,7 @@ def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out
 @handle_errors
 def show_cmd(certificate, n_fibers, fmt):
     """Describe a certificate file: evidence, rules, minimum support, calibration input, fibers."""
-    from ..certificate import Certificate
+    from ..methods.certify import Certificate
     from ..report.text import render_certificate
 
     cert = Certificate.load(certificate)

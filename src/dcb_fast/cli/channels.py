@@ -41,7 +41,7 @@ def channels_cmd(source, pred, bench_label, deploy_label, deploy_pred, alpha, gr
     Example:
       dcb channels scores.parquet --pred y_hat --bench-label y_bench --deploy-label y_live --alpha 0.05
     """
-    from ..channels import check_channels
+    from ..methods.channels import check_channels
 
     check_report_path(report_path)
     summary = check_channels(list(source), pred=pred, bench_label=bench_label, deploy_label=deploy_label,
@@ -69,7 +69,7 @@ def _row(label: str, cov, width) -> str:
 
 
 def render_channels(summary: dict) -> str:
-    """The summary of :func:`dcb_fast.channels.check_channels` as a terminal table."""
+    """The summary of :func:`dcb_fast.methods.channels.check_channels` as a terminal table."""
     p, m = summary["parameters"], summary["metrics"]
     files = summary["input"].get("files") or []
     src = f"{len(files)} file{'s' if len(files) != 1 else ''}" if files else "in-memory table"

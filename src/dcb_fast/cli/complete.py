@@ -59,7 +59,7 @@ def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_sup
     Example:
       dcb complete log.parquet -e lang,domain -a route -p gpu,latency,locale -s 5 --target 0.8
     """
-    from ..completion import complete, complete_groups
+    from ..methods.complete import complete, complete_groups
     from ..report.text import render_completion, render_completion_groups
 
     check_report_path(report_path)

@@ -34,7 +34,7 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
     Example:
       dcb coverage cert.arrow logs/2026-11-*.parquet -w requests --by day -o coverage/
     """
-    from ..production import coverage
+    from ..methods.coverage import coverage
     from ..report.text import render_coverage
     from .gates import enforce
 

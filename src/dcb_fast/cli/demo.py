@@ -20,14 +20,14 @@ def demo_cmd(out_dir, rows, quiet):
     """Run the audit on the shipped examples: the paper's Tox21 table and a seeded
     production-like request log (audit, coverage of the log by a labelled benchmark sample, and
     the completion curve over five probes), and show where the outputs went."""
-    from ..auditing import audit
-    from ..certificate import certify
-    from ..completion import complete
+    from ..methods.audit import audit
+    from ..methods.certify import certify
+    from ..methods.complete import complete
     from ..io.result_dir import record
     from ..io.writers import prepare_dir
     from ..report.html import write_report
     from ..report.text import render_audit, render_completion
-    from ..synth import EVIDENCE, PROBES, tox21_table, write_log
+    from ..tools.synth import EVIDENCE, PROBES, tox21_table, write_log
 
     prepare_dir(out_dir)
     tox = audit(tox21_table(), evidence=["pattern"], action="sr_p53")

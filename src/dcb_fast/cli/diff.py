@@ -33,7 +33,7 @@ def diff_cmd(old, new, top_k, out_dir, fmt, report_path, gates, quiet):
     Example:
       dcb diff audit-2026-10/ audit-2026-11/ -o drift/ --fail-under retained_certified=0.95
     """
-    from ..drift import diff
+    from ..methods.diff import diff
     from ..report.text import render_diff
     from .gates import enforce
 

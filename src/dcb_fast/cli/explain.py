@@ -38,7 +38,7 @@ def explain_cmd(source, evidence, action, weight, nulls, rules, id_col, probes, 
     Example:
       dcb explain logs/*.parquet -e lang,domain -a route -w requests --id request_id --top 5
     """
-    from ..explaining import explain
+    from ..methods.explain import explain
     from ..report.text import render_explain
 
     check_report_path(report_path)

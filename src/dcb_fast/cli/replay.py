@@ -66,7 +66,7 @@ def replay_cmd(source, evidence, action, models, scores, weight, group_by, id_co
       dcb replay tox21.parquet -e pattern -a sr_p53 --splits 100 -s 50
       dcb replay board.parquet --group-by model --id item -e pred -a label --tolerance mae:error -n 50 -s 5
     """
-    from ..replaying import replay
+    from ..methods.replay import replay
     from ..report.text import render_leaderboard_replay, render_replay
 
     if group_by is not None or id_col is not None:
@@ -87,7 +87,7 @@ def replay_cmd(source, evidence, action, models, scores, weight, group_by, id_co
 
         check_out_dir(out_dir)
     if group_by is not None:
-        from ..leaderboard import leaderboard_replay
+        from ..methods.leaderboard import leaderboard_replay
 
         result = leaderboard_replay(list(source), group_by, id_col, evidence, action,
                                     tolerance=tolerance, splits=splits,

@@ -39,7 +39,7 @@ def sweep_cmd(source, evidence, action, error, weight, group_by, per_file, rules
       dcb sweep predictions.parquet -e pred -a stable --error error --group-by model
     """
     from ..report.text import render_sweep
-    from ..sensitivity import sweep
+    from ..methods.sweep import sweep
 
     check_report_path(report_path)
     if out_dir is not None:

@@ -24,7 +24,7 @@ def warmup_cmd(threads, fmt):
     Example:
       DCB_FAST_CACHE_DIR=/opt/dcb-cache dcb warmup
     """
-    from ..warmup import warmup
+    from ..tools.warmup import warmup
 
     info = warmup(threads=threads)
     if fmt == "json":

@@ -1,7 +1,7 @@
 """Parts of an input, and checkpoints that keep every finished part ("nothing lost on failure").
 
 An audit's input is cut into **parts**: a file, an in-memory table, or a run of row groups of a
-big Parquet file. Each part becomes its own :class:`~dcb_fast.fibers.FiberState`; the states merge
+big Parquet file. Each part becomes its own :class:`~dcb_fast.fibers.state.FiberState`; the states merge
 exactly and in any order, so the local engine and the Dask engine (``engines.dask``) cut the
 input the same way and share checkpoints.
 
@@ -33,9 +33,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
-from .. import __version__
+from .._version import __version__
 from ..errors import DcbError
-from ..fibers import STATE_VERSION, FiberState
+from ..fibers.state import STATE_VERSION, FiberState
 from ..io.sources import CSV, PARQUET, Source, parquet_batches, short_error
 from ..io.writers import atomic_path
 from .local import run_partials

@@ -1,7 +1,7 @@
 """Run an audit on a Dask cluster (``pip install 'dcb-fast[dask]'``).
 
 Each task reads its own part of the input (a file, or a run of row groups of a big Parquet file)
-with pyarrow, counts it into a :class:`~dcb_fast.fibers.FiberState` and returns the state as
+with pyarrow, counts it into a :class:`~dcb_fast.fibers.state.FiberState` and returns the state as
 Arrow IPC bytes; a tree of merge tasks (``split_every`` partials per merge) combines IPC bytes
 into IPC bytes on the workers. Only partial states move between processes, never rows. The
 client turns the last state into the result exactly as the local engine does, and since merging
@@ -19,7 +19,7 @@ import os
 import uuid
 
 from ..errors import DcbError
-from ..fibers import FiberState
+from ..fibers.state import FiberState
 from ..io.sources import Source
 from .checkpoint import (
     DEFAULT_PART_ROWS,

@@ -14,7 +14,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 class WarmupPlugin(WorkerPlugin):
     """On worker start (and on every worker that joins later): set the thread budget and compile
-    the kernels once, by running :func:`dcb_fast.warmup.warmup` (a tiny audit: the counting,
+    the kernels once, by running :func:`dcb_fast.tools.warmup.warmup` (a tiny audit: the counting,
     serializing and merging that the worker's tasks run).
 
     The numba cache directory is the worker's ``DCB_FAST_CACHE_DIR`` (or ``cache_dir`` here):
@@ -49,7 +49,7 @@ class WarmupPlugin(WorkerPlugin):
         import pyarrow as pa
 
         from .._jit import default_threads
-        from ..warmup import warmup
+        from ..tools.warmup import warmup
         from .dask import usable_cpus
 
         threads = self.threads or (default_threads() if os.environ.get("DCB_FAST_THREADS")

@@ -21,7 +21,7 @@ CLASSES = ("certified", "ambiguous", "thin")
 
 @dataclass
 class FiberLayout:
-    """Where things are in a fiber table (written by :func:`dcb_fast.metrics.fiber_table`)."""
+    """Where things are in a fiber table (written by :func:`dcb_fast.fibers.finalize.fiber_table`)."""
 
     evidence: list[str]  # columns before ``rows`` (binned columns as col, col.lo, col.hi)
     actions: list[str]  # action labels, in table order

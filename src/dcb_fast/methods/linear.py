@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DcbError
+from ..errors import DcbError
 
 def _probes(a, name: str, d: int | None = None, ref: str = "the deployment probes") -> np.ndarray:
     """Probes as a float (m, d) matrix; one probe may be given as a vector."""

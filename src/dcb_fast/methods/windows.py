@@ -11,13 +11,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
-from .errors import DcbError
-from .io import arrow as A
-from .io.encoding import ColumnEncoder
-from .kernels import windows as kw
-from .kernels.sorting import lexsort
-from .metrics import _label, size_distribution, zero_weight_message
+from .._version import __version__
+from ..errors import DcbError
+from ..io import arrow as A
+from ..io.encoding import ColumnEncoder
+from ..kernels import windows as kw
+from ..kernels.sorting import lexsort
+from ..fibers.finalize import _label, size_distribution, zero_weight_message
 
 _SCALE = 1 << 64
 
@@ -123,7 +123,7 @@ def load_column(batches, column: str, action: str, weight: str | None = None, nu
         ok &= a >= 0
         w = None
         if weight:
-            from .fibers import _weights
+            from ..fibers.state import _weights
 
             w, null_w = _weights(A.as_array(b.column(weight)), weight)
             if null_w is not None:
@@ -150,7 +150,7 @@ class WindowAuditResult:
         return self.summary["metrics"]
 
     def write(self, out_dir: str, **_ignored) -> dict:
-        from .io.result_dir import ResultDir
+        from ..io.result_dir import ResultDir
 
         with ResultDir(out_dir, self.summary) as rd:
             return rd.commit()
@@ -158,7 +158,7 @@ class WindowAuditResult:
 
 def audit_windows(src, column, action, weight, rule, min_support, thin, nulls, progress=None) -> WindowAuditResult:
     """The audit of one numeric evidence column under a window or knn rule."""
-    from .auditing import SCHEMA_VERSION, headline, warnings
+    from .audit import SCHEMA_VERSION, headline, warnings
 
     cols = [column, action] + ([weight] if weight else [])
     col = load_column(src.batches(cols), column, action, weight, nulls)

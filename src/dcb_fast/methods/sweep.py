@@ -16,14 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
-from .errors import DcbError
-from .fibers import FiberState
-from .io import arrow as A
-from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .results import Result
-from .metrics import summarize, zero_weight_message
-from .rules import Edges, Window, parse_rule
+from .._version import __version__
+from ..errors import DcbError
+from ..fibers.state import FiberState
+from ..io import arrow as A
+from ..io.sources import DEFAULT_BATCH_ROWS, open_source
+from ..core.results import Result
+from ..fibers.finalize import summarize, zero_weight_message
+from ..core.rules import Edges, Window, parse_rule
 from .windows import Column
 
 STANDARD_RULES = ["quantile:5", "quantile:10", "quantile:20", "quantile:40", "knn:25", "knn:50", "knn:100"]

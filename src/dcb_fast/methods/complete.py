@@ -14,19 +14,19 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from ._threads import parallel_map
-from .errors import DcbError
-from .io import arrow as A
-from .fibers import FiberState
-from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .kernels import counting as kc
-from .kernels import refine as kr
-from .kernels.hashing import weights_to_fixed
-from .kernels.sorting import lexsort
-from .metrics import canonical_order, zero_weight_message
-from .progress import Progress
-from .results import Result
+from .._version import __version__
+from .._threads import parallel_map
+from ..errors import DcbError
+from ..io import arrow as A
+from ..fibers.state import FiberState
+from ..io.sources import DEFAULT_BATCH_ROWS, open_source
+from ..kernels import counting as kc
+from ..kernels import refine as kr
+from ..kernels.hashing import weights_to_fixed
+from ..kernels.sorting import lexsort
+from ..fibers.finalize import canonical_order, zero_weight_message
+from ..core.progress import Progress
+from ..core.results import Result
 
 _SCALE = 1 << 64
 
@@ -189,8 +189,8 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     >>> r.metrics["recommended_probe"], [s["certifiable_fraction"] for s in r.metrics["curve"]]
     ('p', [0.3333333333333333, 1.0, 1.0])
     """
-    from .auditing import check_columns, check_types, resolve_quantiles, resolve_rules
-    from .engines.local import run_partials
+    from .audit import check_columns, check_types, resolve_quantiles, resolve_rules
+    from ..engines.local import run_partials
 
     evidence = check_columns(evidence, action, weight)
     probes = [probes] if isinstance(probes, str) else list(probes or [])
@@ -454,7 +454,7 @@ def complete_groups(source, group_by: str, evidence, action, probes, batch_rows:
     """
     import pyarrow.compute as pc
 
-    from .auditing import check_columns
+    from .audit import check_columns
 
     evidence = check_columns(evidence, action, options.get("weight"))
     plist = [probes] if isinstance(probes, str) else list(probes or [])

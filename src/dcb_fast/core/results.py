@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .io.result_dir import ResultDir
+from ..io.result_dir import ResultDir
 
 
 class Result:

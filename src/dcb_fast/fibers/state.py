@@ -3,7 +3,7 @@
 A :class:`FiberState` is what a batch, a file, a thread or a cluster task produces. It is
 updated from record batches, merges with another state (associative and commutative: counts are
 integers and weights are 128-bit fixed point), serializes to Arrow IPC, and is finalized into the
-metrics and the per-fiber table (``dcb_fast.metrics``).
+metrics and the per-fiber table (``dcb_fast.fibers.finalize``).
 
 Each state owns its dictionaries (one :class:`~dcb_fast.io.encoding.ColumnEncoder` per evidence
 column and one for the action), so states built independently, on different machines, merge by
@@ -18,15 +18,15 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from ._jit import default_threads
-from ._threads import parallel_map
-from .errors import DcbError
-from .fiber_tables import DenseTables, Partitions
-from .io import arrow as A
-from .io.encoding import ColumnEncoder
-from .kernels import counting as kc
-from .rules import Rule, exact
+from .._version import __version__
+from .._jit import default_threads
+from .._threads import parallel_map
+from ..errors import DcbError
+from .store import DenseTables, Partitions
+from ..io import arrow as A
+from ..io.encoding import ColumnEncoder
+from ..kernels import counting as kc
+from ..core.rules import Rule, exact
 
 STATE_FORMAT = "dcb_fast.fiber_state"
 DEFAULT_MAX_FIBERS = int(os.environ.get("DCB_FAST_MAX_FIBERS", 50_000_000))
@@ -329,7 +329,7 @@ class FiberState:
     @classmethod
     def from_arrow(cls, table: pa.Table, shards: int | None = None) -> "FiberState":
         meta = _state_meta(table)
-        from .rules import parse_rule
+        from ..core.rules import parse_rule
 
         rules = {c: parse_rule(s) for c, s in meta["rules"].items()}
         st = cls(meta["evidence"], meta["action"], meta["weight"], meta["nulls"], rules=rules, shards=shards)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from .errors import DcbError
-from .fibers import FiberState
-from .io.sources import DEFAULT_BATCH_ROWS, Source, open_source
-from .io.result_dir import ResultDir
-from .io.writers import ParquetStream
-from .metrics import fiber_table, summarize
-from .progress import Progress
-from .rules import OVERLAPPING, Rule, parse_rule
+from .._version import __version__
+from ..errors import DcbError
+from ..fibers.state import FiberState
+from ..io.sources import DEFAULT_BATCH_ROWS, Source, open_source
+from ..io.result_dir import ResultDir
+from ..io.writers import ParquetStream
+from ..fibers.finalize import fiber_table, summarize
+from ..core.progress import Progress
+from ..core.rules import OVERLAPPING, Rule, parse_rule
 
 SCHEMA_VERSION = 1
 
@@ -56,8 +56,8 @@ def check_types(src: Source, weight, rules) -> None:
 
 def resolve_quantiles(src: Source, rules: dict) -> dict:
     """Replace every quantile rule by fixed edges computed exactly over the whole input."""
-    from .quantiles import quantile_edges
-    from .rules import Edges
+    from ..core.quantiles import quantile_edges
+    from ..core.rules import Edges
 
     out = dict(rules)
     for col, rule in rules.items():
@@ -72,8 +72,8 @@ def resolve_window(src: Source, rule):
     percentile of |error|, exactly)."""
     if rule.name != "window" or rule.tol is not None:
         return rule
-    from .quantiles import exact_quantiles, mean_abs
-    from .rules import Window
+    from ..core.quantiles import exact_quantiles, mean_abs
+    from ..core.rules import Window
 
     read = lambda: (b.column(rule.column) for _, b in src.batches([rule.column]))  # noqa: E731
     if rule.stat == "mae":
@@ -131,7 +131,7 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         raise DcbError(f"thin must be 'ambiguous' or 'skip', not '{thin}'")
     if int(min_support) < 1:
         raise DcbError(f"min support must be at least 1, got {min_support}")
-    from .confidence import check_confidence
+    from ..core.confidence import check_confidence
 
     confidence = check_confidence(confidence)
     if max_minority is not None and not (0.0 <= float(max_minority) < 1.0):
@@ -172,23 +172,23 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         return audit_windows(src, evidence[0], action, weight, rule, int(min_support), thin, nulls)
     rules = resolve_quantiles(src, rules)
     if scheduler is not None or checkpoint is not None:
-        from .engines.checkpoint import PartialSpec
+        from ..engines.checkpoint import PartialSpec
 
         spec = PartialSpec.of(src, evidence, action, weight, nulls, rules, max_fibers)
         with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
             if scheduler is not None:
-                from .engines.dask import run_dask
+                from ..engines.dask import run_dask
 
                 state, run = run_dask(src, spec, scheduler, checkpoint=checkpoint, threads=threads, progress=bar)
             else:
-                from .engines.checkpoint import run_local
+                from ..engines.checkpoint import run_local
 
                 state, run = run_local(src, spec, checkpoint, threads=threads, progress=bar)
         result = AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id, **conf)
         result.run_info = dict(run, engine="dask" if scheduler is not None else "local", checkpoint=checkpoint)
         return result
 
-    from .engines.local import run_partials
+    from ..engines.local import run_partials
 
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
         state = run_partials(src.batches(columns), lambda: FiberState(evidence, action, weight, nulls, rules,
@@ -248,11 +248,11 @@ class AuditResult:
         if max_minority is None:
             metrics, _ = summarize(state, min_support, thin, keep=False)
         else:  # the tolerant rule classifies from the per-fiber arrays: keep them
-            from .metrics import tolerate
+            from ..fibers.finalize import tolerate
 
             metrics, fib = summarize(state, min_support, thin)
             metrics = tolerate(state, fib, metrics, min_support, thin, max_minority, confidence)
-        from .confidence import wilson_interval
+        from ..core.confidence import wilson_interval
 
         lo, hi = wilson_interval(metrics["certifiable_fraction"], metrics["n_rows"], confidence)
         metrics["certified_fraction_lower"], metrics["certified_fraction_upper"] = lo, hi
@@ -300,7 +300,7 @@ class AuditResult:
             p = self.summary["parameters"]
             self._fib = summarize(self.state, p["min_support"], p["thin"])[1]
             if p.get("max_minority") is not None:
-                from .metrics import tolerate
+                from ..fibers.finalize import tolerate
 
                 tolerate(self.state, self._fib, self.summary["metrics"], p["min_support"], p["thin"],
                          p["max_minority"], p["confidence"])

@@ -21,17 +21,17 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from .certificate import CLASSES, Certificate
-from .errors import DcbError
-from .fibers import FiberState
-from .io import arrow as A
-from .io.encoding import ColumnEncoder
-from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .kernels import sums as ks
-from .metrics import _label, evidence_columns, zero_weight_message
-from .progress import Progress
-from .results import Result
+from .._version import __version__
+from .certify import CLASSES, Certificate
+from ..errors import DcbError
+from ..fibers.state import FiberState
+from ..io import arrow as A
+from ..io.encoding import ColumnEncoder
+from ..io.sources import DEFAULT_BATCH_ROWS, open_source
+from ..kernels import sums as ks
+from ..fibers.finalize import _label, evidence_columns, zero_weight_message
+from ..core.progress import Progress
+from ..core.results import Result
 
 SCHEMA_VERSION = 1
 UNSEEN = 3
@@ -73,7 +73,7 @@ def coverage(cert: Certificate | str, source, weight=None, action=None, by=None,
     labelled traffic (rows whose true action is not null); with ``by`` the same figures per value
     of that column.
 
-    >>> from dcb_fast.certificate import certify
+    >>> from dcb_fast.methods.certify import certify
     >>> cal = pa.table({"lang": ["en", "en", "fr", "de"], "route": ["a", "b", "a", "a"]})
     >>> prod = pa.table({"lang": ["fr", "fr", "en", "ja"]})
     >>> m = coverage(certify(cal, ["lang"], "route"), prod).metrics
@@ -97,11 +97,11 @@ def coverage(cert: Certificate | str, source, weight=None, action=None, by=None,
     src = open_source(source, columns, batch_rows)
     _check_types(cert, src)
     if weight:
-        from .auditing import check_types
+        from .audit import check_types
 
         check_types(src, weight, {})
 
-    from .engines.local import run_partials
+    from ..engines.local import run_partials
 
     rules = {c: cert.rules[c] for c in ev}
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:

@@ -21,15 +21,15 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from ._threads import parallel_map
-from .errors import DcbError
-from .io import arrow as A
-from .fibers import FiberState
-from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .results import Result
-from .rules import OVERLAPPING
-from .metrics import canonical_order, check_cell_weights
+from .._version import __version__
+from .._threads import parallel_map
+from ..errors import DcbError
+from ..io import arrow as A
+from ..fibers.state import FiberState
+from ..io.sources import DEFAULT_BATCH_ROWS, open_source
+from ..core.results import Result
+from ..core.rules import OVERLAPPING
+from ..fibers.finalize import canonical_order, check_cell_weights
 
 POLICIES = ["certify_only", "fiber_majority", "global_majority", "certify_then_acquire"]
 FIELDS = ["certified_fraction", "error_among_certified", "false_decisions", "acquisitions"]
@@ -89,7 +89,7 @@ def read_cells(src, models, action, weight, nulls, rules, threads=None) -> tuple
     ``models`` is ``{name: evidence columns}`` or one list of evidence columns (one model named
     "model"). Returns the cells and the action values in canonical order (``cells.action``
     indexes them)."""
-    from .engines.local import run_partials
+    from ..engines.local import run_partials
 
     if not isinstance(models, dict):
         models = {"model": list(models)}
@@ -347,7 +347,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     >>> round(r.metrics["policies"]["certify_then_acquire"]["false_decisions"]["mean"], 3)
     0.0
     """
-    from .auditing import check_columns, check_types, resolve_quantiles, resolve_rules
+    from .audit import check_columns, check_types, resolve_quantiles, resolve_rules
 
     if models:
         models = {n: ([c.strip() for c in cols.split(",")] if isinstance(cols, str) else list(cols))
@@ -387,11 +387,11 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     rules = resolve_quantiles(src, rules)
     recorded = {"nulls": nulls, "rules": {c: r.describe() for c, r in rules.items()}}  # they change the result
     if tol_col:
-        from .quantiles import mean_abs
+        from ..core.quantiles import mean_abs
 
         tolerance = mean_abs(lambda: (b.column(tol_col) for _, b in src.batches([tol_col])))
     if tolerance is not None:
-        from .rules import Window
+        from ..core.rules import Window
 
         rules = {c: Window(tol=tolerance) for c in all_cols}
     cells, _ = read_cells(src, models, action, weight, nulls, rules, threads)
@@ -399,7 +399,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         check_cell_weights(cells.w, cells.count, weight, cells.n_rows)
     score_means = None
     if score is not None:
-        from .quantiles import mean_signed
+        from ..core.quantiles import mean_signed
 
         score_means = {n: mean_signed(lambda c=c: (b.column(c) for _, b in src.batches([c])))
                        for n, c in score.items()}

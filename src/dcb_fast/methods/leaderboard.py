@@ -11,7 +11,7 @@ Per model and split: the tolerance is the mean |error| over the model's calibrat
 (``tolerance="mae:COL"``) or a fixed number; a test row's window is the model's calibration rows
 whose prediction is within the tolerance of its prediction (inclusive); a window with fewer than
 ``min_support`` rows is ambiguous and its fiber majority is the model's global (calibration)
-majority. The four policies of :mod:`dcb_fast.replaying` are scored on the model's test rows,
+majority. The four policies of :mod:`dcb_fast.methods.replay` are scored on the model's test rows,
 summarised per model and pooled over all (model, split) runs, with lambda* per run. Model
 choice per split: the benchmark picks the lowest calibration MAE, certification the lowest error
 among certified (nothing certified counts as 1), then the highest certified fraction.
@@ -28,12 +28,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
-from ._threads import parallel_map
-from .errors import DcbError
-from .io import arrow as A
-from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .replaying import (LAMBDAS, parse_tolerance, FIELDS, ReplayResult, break_even, certification_key, split_stats,
+from .._version import __version__
+from .._threads import parallel_map
+from ..errors import DcbError
+from ..io import arrow as A
+from ..io.sources import DEFAULT_BATCH_ROWS, open_source
+from .replay import (LAMBDAS, parse_tolerance, FIELDS, ReplayResult, break_even, certification_key, split_stats,
                         summarize_policies)
 
 
@@ -159,7 +159,7 @@ def evaluate_board_split(board: Board, item_cal: np.ndarray, min_support: int, t
     """The kernel's figures for every model on one split: an ``(n_models, 8)`` array (columns
     named in :mod:`dcb_fast.kernels.leaderboard`). ``tolerance`` None: each model's calibration
     MAE."""
-    from .kernels.leaderboard import N_OUT, leaderboard_split
+    from ..kernels.leaderboard import N_OUT, leaderboard_split
 
     out = np.zeros((len(board.models), N_OUT))
     counts = np.zeros(len(board.action_values), dtype=np.int64)
@@ -171,9 +171,9 @@ def evaluate_board_split(board: Board, item_cal: np.ndarray, min_support: int, t
 
 
 def figures(row: np.ndarray) -> dict:
-    """One model's kernel row as the policy figures of :func:`dcb_fast.replaying.evaluate_split`:
+    """One model's kernel row as the policy figures of :func:`dcb_fast.methods.replay.evaluate_split`:
     ``{policy: (certified fraction, error among certified, false decisions, acquisitions)}``."""
-    from .kernels.leaderboard import CERTIFIED, FD_GLOBAL, FD_MAJORITY, N_TEST, WRONG_CERTIFIED
+    from ..kernels.leaderboard import CERTIFIED, FD_GLOBAL, FD_MAJORITY, N_TEST, WRONG_CERTIFIED
 
     W = row[N_TEST]
     cert, wrong = row[CERTIFIED], row[WRONG_CERTIFIED]
@@ -203,7 +203,7 @@ def leaderboard_replay(source, group_by: str, id: str, evidence, action: str, to
     split, the lowest calibration MAE (the benchmark's pick) with certification's pick; with a
     fixed tolerance the MAE needs ``error`` (the error column), else no model choice is made.
 
-    >>> from dcb_fast.synth import leaderboard
+    >>> from dcb_fast.tools.synth import leaderboard
     >>> r = leaderboard_replay(leaderboard(models=3, items=400), "model", "item", "pred", "label", splits=5)
     >>> r.metrics["n_models"], r.metrics["runs"], len(r.metrics["models"])
     (3, 15, 3)
@@ -223,7 +223,7 @@ def leaderboard_replay(source, group_by: str, id: str, evidence, action: str, to
         raise DcbError(f"two error columns: --tolerance mae:{err_col} and --error {error}; give one")
     err_col = err_col or error
     board, src = read_board(source, group_by, id, evidence, action, err_col, batch_rows)
-    from .kernels.leaderboard import CAL_MAE, N_CAL, N_TEST, TOL
+    from ..kernels.leaderboard import CAL_MAE, N_CAL, N_TEST, TOL
 
     def one(k):
         out = evaluate_board_split(board, item_split(board.n_items, calib_fraction, seed, k), min_support, tol)
@@ -293,7 +293,7 @@ def _summarize(results, names, tols, maes, board, src, params) -> ReplayResult:
 
 def choices_by_mae(results: list[dict], names: list[str], maes: np.ndarray) -> dict:
     """Per split: the model with the lowest calibration MAE (``maes[split, model]``; the
-    benchmark's pick) vs certification's pick (:func:`dcb_fast.replaying.certification_key`);
+    benchmark's pick) vs certification's pick (:func:`dcb_fast.methods.replay.certification_key`);
     ties go to the model first in ``names``. Counts of picks, how often they differ, and the
     false decisions each pick makes (benchmark: its window majority; certification: certify
     then acquire)."""

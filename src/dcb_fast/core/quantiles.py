@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import DcbError
-from .io import arrow as A
-from .kernels import selection as ksel
+from ..errors import DcbError
+from ..io import arrow as A
+from ..kernels import selection as ksel
 
 _BUDGET = 1 << 23  # collect the remaining candidates once at most this many are left
 _D = ksel.DIGIT_BITS

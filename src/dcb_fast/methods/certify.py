@@ -15,14 +15,14 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from .confidence import minority_upper
-from .errors import DcbError
-from .fibers import FiberState
-from .io import arrow as A
-from .io.writers import atomic_path
-from .metrics import CERTIFIED, AMBIGUOUS, THIN, canonical_order, minority_rows
-from .rules import OVERLAPPING, Rule, parse_rule
+from .._version import __version__
+from ..core.confidence import minority_upper
+from ..errors import DcbError
+from ..fibers.state import FiberState
+from ..io import arrow as A
+from ..io.writers import atomic_path
+from ..fibers.finalize import CERTIFIED, AMBIGUOUS, THIN, canonical_order, minority_rows
+from ..core.rules import OVERLAPPING, Rule, parse_rule
 
 CERT_FORMAT = "dcb_fast.certificate"
 CERT_VERSION = 1
@@ -133,13 +133,13 @@ class Certificate:
         # that were not written together (a file spliced from two certificates)
         meta = {**self.meta, "table_rows": self.table.num_rows}
         table = self.table.replace_schema_metadata({"dcb_fast": json.dumps(meta)})
-        from .io.result_dir import check_out_file
+        from ..io.result_dir import check_out_file
 
         check_out_file(path)
         with atomic_path(path) as tmp:
             with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
                 w.write_table(table)
-        from .io.result_dir import record
+        from ..io.result_dir import record
 
         record(path)
         return path
@@ -200,7 +200,7 @@ class Certificate:
         total = float(w.sum()) or 1.0
         per_action = {}
         act = A.as_array(self.table["__action"]).to_pylist()
-        from .metrics import _label
+        from ..fibers.finalize import _label
 
         for a, c, wt in zip(act, cls, w):
             if c == 0:
@@ -226,7 +226,7 @@ class Certificate:
 
     def coverage(self, source, **kwargs):
         """Stream a production log against this certificate; see :func:`dcb_fast.coverage`."""
-        from .production import coverage
+        from .coverage import coverage
 
         return coverage(self, source, **kwargs)
 
@@ -243,7 +243,7 @@ def certify(source, evidence, action, weight=None, min_support: int = 1, nulls: 
     >>> cert.describe()["fibers"]
     {'certified': 2, 'ambiguous': 1, 'thin': 0}
     """
-    from .auditing import audit
+    from .audit import audit
 
     for col, r in (rules or {}).items():
         r = r if isinstance(r, Rule) else parse_rule(str(r))

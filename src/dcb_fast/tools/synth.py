@@ -104,7 +104,7 @@ def production_log(rows: int, seed: int = 0, chunk_rows: int = 1 << 20, strings:
 def write_log(path: str, rows: int, seed: int = 0, fmt: str | None = None, chunk_rows: int = 1 << 20,
               row_group_rows: int = 1 << 20, strings: str = "dictionary") -> str:
     """Write a generated log to ``path`` (Parquet, Arrow IPC or CSV by extension), atomically."""
-    from .io.writers import atomic_path
+    from ..io.writers import atomic_path
 
     fmt = fmt or {".parquet": "parquet", ".arrow": "ipc", ".feather": "ipc", ".csv": "csv"}.get(
         os.path.splitext(path)[1].lower(), "parquet")
@@ -164,7 +164,7 @@ def tox21_table() -> pa.Table:
     nuclear-receptor assay results joined by '|') and ``sr_p53`` (the deployment label)."""
     import pyarrow.csv as pcsv
 
-    here = os.path.join(os.path.dirname(__file__), "data", "tox21_fibers.csv")
+    here = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "tox21_fibers.csv")
     t = pcsv.read_csv(here, convert_options=pcsv.ConvertOptions(column_types={"benchmark_pattern": pa.string()}))
     pats = t["benchmark_pattern"].to_pylist()
     act = np.asarray(t["deployment_active"].to_pylist(), dtype=np.int64)
@@ -189,7 +189,7 @@ def tox21_compounds() -> pa.Table:
     """
     import pyarrow.csv as pcsv
 
-    here = os.path.join(os.path.dirname(__file__), "data", "tox21.csv")
+    here = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "tox21.csv")
     types = {a: pa.int8() for a in TOX21_ASSAYS}
     types["smiles"] = pa.string()
     return pcsv.read_csv(here, convert_options=pcsv.ConvertOptions(column_types=types))

@@ -21,13 +21,13 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from .errors import DcbError
-from .fibers import FiberState
-from .io import arrow as A
-from .io.sources import DEFAULT_BATCH_ROWS, open_source
-from .metrics import canonical_order, check_cell_weights
-from .results import Result
+from .._version import __version__
+from ..errors import DcbError
+from ..fibers.state import FiberState
+from ..io import arrow as A
+from ..io.sources import DEFAULT_BATCH_ROWS, open_source
+from ..fibers.finalize import canonical_order, check_cell_weights
+from ..core.results import Result
 
 SPLITS = ("cells", "permutation")
 TIE_BREAKS = ("first", "last")
@@ -74,7 +74,7 @@ class ProbeCells:
 def read_probe_cells(src, columns, action, weight, nulls, threads=None, with_rows=False) -> tuple[ProbeCells, pa.Array]:
     """Read the input once into :class:`ProbeCells` (the fiber engine groups the rows); with
     ``with_rows``, a second pass records each kept row's cell in input order."""
-    from .engines.local import run_partials
+    from ..engines.local import run_partials
 
     # the state keys the columns in sorted name order, so that the canonical cell order (which a
     # split walks) depends on the columns and not on the order the probes were listed in
@@ -153,7 +153,7 @@ def split_cells(cells: ProbeCells, split: str, calib_fraction: float, seed: int,
     n = cells.n_rows
     n_cal = int(round(calib_fraction * n))
     if split == "cells":
-        from .replaying import split_counts  # the held-out replay's draw: one implementation
+        from .replay import split_counts  # the held-out replay's draw: one implementation
 
         cal, _ = split_counts(cells, calib_fraction, seed, index)
     else:
@@ -349,7 +349,7 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
     >>> [round(s["certified_fraction"]["mean"], 3) for s in r.metrics["policies"]["response_rank"]]
     [0.0, 1.0]
     """
-    from .auditing import check_columns, check_types
+    from .audit import check_columns, check_types
 
     evidence = check_columns(evidence, action, weight)
     probes = [c.strip() for c in probes.split(",")] if isinstance(probes, str) else list(probes or [])

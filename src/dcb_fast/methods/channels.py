@@ -5,7 +5,7 @@ inputs. A split-conformal interval calibrated on the benchmark channel covers ab
 of fresh benchmark labels; applied to deployment labels (*transfer*) it can cover almost none,
 because the deployment response depends on directions the benchmark never measured. The
 response-rank interval ``y_hat +- R * g`` widens by the deployment probe's residual ``g`` (from
-:mod:`dcb_fast.linear`) and restores coverage when the admissible radius ``R`` is right.
+:mod:`dcb_fast.methods.linear`) and restores coverage when the admissible radius ``R`` is right.
 
 Quantile used throughout (:func:`conformal_quantile`): with ``n`` calibration scores, ``q`` is the
 ``k``-th smallest score, ``k = ceil((n + 1)(1 - alpha))``, i.e. the empirical quantile at level
@@ -29,8 +29,8 @@ import math
 
 import numpy as np
 
-from .errors import DcbError
-from .io.arrow import np_values
+from ..errors import DcbError
+from ..io.arrow import np_values
 
 SCHEMA_VERSION = 1
 QUANTILE_RULE = "k-th smallest |residual|, k = ceil((n+1)(1-alpha)), capped at n"
@@ -184,7 +184,7 @@ def response_rank_interval(pred, radius, g=None, *, benchmark=None, probe=None, 
 
     ``g`` is the deployment probe's residual; when not given it is computed from the benchmark
     probes (rows of ``benchmark``) and the deployment ``probe`` by
-    :func:`dcb_fast.linear.deployment_residuals`.
+    :func:`dcb_fast.methods.linear.deployment_residuals`.
 
     >>> lo, hi = response_rank_interval([0.0, 1.0], 2.0, benchmark=[[1.0, 0.0]], probe=[0.6, 0.8])
     >>> lo.round(6).tolist(), hi.round(6).tolist()
@@ -309,8 +309,8 @@ def check_channels(source, pred: str, bench_label: str, deploy_label: str, alpha
     """
     import pyarrow as pa
 
-    from . import __version__
-    from .io.sources import open_source
+    from .._version import __version__
+    from ..io.sources import open_source
 
     a = _alpha(alpha)
     try:

@@ -29,7 +29,7 @@ INSTALL_HINT = "pip install 'dcb-fast[bench]'"
 
 def audit_ours(source, evidence=EVIDENCE, action=ACTION, weight=WEIGHT, threads=None) -> dict:
     """Our audit, reduced to the numbers every baseline computes exactly."""
-    from .auditing import audit
+    from ..methods.audit import audit
 
     m = audit(source, evidence=list(evidence), action=action, weight=weight, threads=threads).metrics
     return {"fibers": m["n_fibers"], "mixed": m["n_mixed_fibers"],
@@ -131,7 +131,7 @@ def machine() -> dict:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         mem = None
-    from ._jit import default_threads
+    from .._jit import default_threads
 
     return {"cpu": cpu, "cores": default_threads(), "memory_bytes": mem, "python": platform.python_version()}
 
@@ -160,7 +160,7 @@ def run(rows: int = 1_000_000, repeat: int = 3, data_dir: str | None = None, eng
     (engine -> reason) and ``results`` (one entry per engine: median and all times in seconds,
     rows/s, ``ratio`` = its median / ours, ``agrees``).
     """
-    from .errors import DcbError
+    from ..errors import DcbError
 
     if rows < 1000:
         raise DcbError(f"rows must be at least 1000, got {rows}")

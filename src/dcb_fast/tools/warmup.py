@@ -21,7 +21,7 @@ def _kernels() -> dict:
     """Every numba dispatcher in ``dcb_fast.kernels``, by ``module.name``."""
     from numba.core.registry import CPUDispatcher
 
-    from . import kernels
+    from .. import kernels
 
     out = {}
     for mod in pkgutil.iter_modules(kernels.__path__):
@@ -62,7 +62,7 @@ def _tables(rows: int):
 def _warm_parts(big, small, threads: int) -> None:
     """What a cluster task runs: partial states counted batch by batch (one and several
     threads, whole and partial batch buffers), serialized, read back and merged."""
-    from .fibers import FiberState
+    from ..fibers.state import FiberState
 
     configs = ((small, 1_000, 1), (small, 2_500, threads)) + (((big, 1 << 20, threads),) if threads > 1 else ())
     for table, batch_rows, th in configs:
@@ -85,9 +85,9 @@ def _warm_audits(big, small, threads: int) -> None:
     """Everything else an audit and its relatives run in the calling process: finalizing, the
     per-fiber table, ambiguous-case lookup, continuous rules, completion, certificates and
     coverage."""
-    from .auditing import audit
-    from .certificate import certify
-    from .production import coverage
+    from ..methods.audit import audit
+    from ..methods.certify import certify
+    from ..methods.coverage import coverage
 
     for table, batch_rows, th in ((big, 1 << 20, max(2, threads)), (small, 1_000, 1), (small, 2_500, threads)):
         r = audit(table, evidence=["s", "d", "i8", "f"], action="act", weight="w", batch_rows=batch_rows, threads=th)
@@ -102,7 +102,7 @@ def _warm_audits(big, small, threads: int) -> None:
         audit(small, evidence=["f"], action="act", weight="w", rules={"f": rule}, threads=threads)
     audit(big, evidence=["f"], action="act", rules={"f": "quantile:10"}, threads=max(2, threads))
     # completion refines fibers by each candidate probe
-    from .completion import complete
+    from ..methods.complete import complete
 
     complete(small, ["d"], "act", ["i8", "b"], weight="w", min_support=2, holdout=0.5)
     complete(small, ["d"], "act", ["i8", "b"], threads=threads)
@@ -126,7 +126,7 @@ def warmup(threads: int | None = None, parts_only: bool = False) -> dict:
     True
     """
     t0 = time.perf_counter()
-    from ._jit import default_threads
+    from .._jit import default_threads
 
     threads = threads or default_threads()
     big = _tables(40_000)  # above the rows at which batches are split over threads

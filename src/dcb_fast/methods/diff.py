@@ -2,7 +2,7 @@
 sections 2 and 4 applied to two tables of the same evidence).
 
 Each side is a certificate (``dcb certify``) or an audit (a result directory of ``dcb audit
---out``, or an :class:`~dcb_fast.auditing.AuditResult`): per evidence fiber, its class, its
+--out``, or an :class:`~dcb_fast.methods.audit.AuditResult`): per evidence fiber, its class, its
 certified action, its rows and weight. The two sides are joined on the fiber key (with the same
 exact hashing the audit uses, nulls included), and every key of either side gets one change:
 
@@ -27,11 +27,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import __version__
-from .errors import DcbError
-from .io import arrow as A
-from .metrics import _label
-from .results import Result
+from .._version import __version__
+from ..errors import DcbError
+from ..io import arrow as A
+from ..fibers.finalize import _label
+from ..core.results import Result
 
 CHANGES = ("lost", "gained", "action_changed", "new_key", "gone_key", "still_certified", "still_uncertified")
 SCHEMA_VERSION = 1
@@ -55,8 +55,8 @@ class Side:
 def load_side(obj, name: str = "OLD") -> Side:
     """A :class:`Side` from a certificate (object or file), an audit result, or an audit result
     directory."""
-    from .auditing import AuditResult
-    from .certificate import Certificate
+    from .audit import AuditResult
+    from .certify import Certificate
 
     if isinstance(obj, Certificate):
         return _from_certificate(obj, name, "certificate")
@@ -193,7 +193,7 @@ def _unify_types(old: Side, new: Side) -> None:
 
 def _match(old: Side, new: Side) -> np.ndarray:
     """For each NEW fiber, the row of the same key in OLD (-1 when absent)."""
-    from .certificate import KeyIndex
+    from .certify import KeyIndex
 
     if old.n == 0 or new.n == 0:
         return np.full(new.n, -1, np.int64)

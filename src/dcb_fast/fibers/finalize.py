@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from .confidence import minority_upper
-from .errors import DcbError
-from .kernels import finalize as kf
-from .kernels.sorting import lexsort
+from ..core.confidence import minority_upper
+from ..errors import DcbError
+from ..kernels import finalize as kf
+from ..kernels.sorting import lexsort
 
 CERTIFIED, AMBIGUOUS, THIN = "certified", "ambiguous", "thin"
 _SCALE = 1 << 64

@@ -23,8 +23,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .errors import DcbError
-from .kernels.binomial import clopper_pearson_upper
+from ..errors import DcbError
+from ..kernels.binomial import clopper_pearson_upper
 
 
 def check_confidence(confidence: float) -> float:

@@ -3,7 +3,7 @@
 :class:`Partitions` hold the fiber tables of ``2**b`` hash partitions (see
 ``kernels.partitions``) and the scatter buffer that feeds them; :class:`DenseTables` count a small
 key space without hashing (``kernels.counting.count_dense``); their counts move into the
-partitions when read. :class:`~dcb_fast.fibers.FiberState` owns both and decides which one a
+partitions when read. :class:`~dcb_fast.fibers.state.FiberState` owns both and decides which one a
 batch goes to.
 """
 
@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from ._memory import zeros
-from ._threads import parallel_map
-from .errors import DcbError
-from .kernels import partitions as kp
+from .._memory import zeros
+from .._threads import parallel_map
+from ..errors import DcbError
+from ..kernels import partitions as kp
 
 
 class DenseTables:

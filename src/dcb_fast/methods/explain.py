@@ -20,11 +20,11 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from .errors import DcbError
-from .io.sources import Source, open_source
-from .metrics import _label
-from .results import Result
+from .._version import __version__
+from ..errors import DcbError
+from ..io.sources import Source, open_source
+from ..fibers.finalize import _label
+from ..core.results import Result
 
 SCHEMA_VERSION = 1
 MAX_SPLIT_VALUES = 10
@@ -58,7 +58,7 @@ def explain(source, evidence, action, weight=None, id=None, probes=None, top_k: 
     >>> r.metrics["fibers"][0]["best"]["column"], r.metrics["fibers"][0]["best"]["information_gain"]
     ('tier', 1.0)
     """
-    from .auditing import audit, check_columns
+    from .audit import audit, check_columns
 
     evidence = check_columns(evidence, action, weight, id)
     result = audit(source, evidence=evidence, action=action, weight=weight, id=id, min_support=min_support,

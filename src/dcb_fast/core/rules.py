@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import DcbError
-from .io.arrow import np_values
+from ..errors import DcbError
+from ..io.arrow import np_values
 
 
 class Rule:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .fibers import FiberState
-from .metrics import _exact_sum, ratio, summarize
+from ..fibers.state import FiberState
+from ..fibers.finalize import _exact_sum, ratio, summarize
 
 
 def coarsen(state: FiberState, keep: int) -> FiberState:
@@ -36,7 +36,7 @@ def slice_metrics(state: FiberState, min_support: int, thin: str, max_minority=N
     ascending order (null last)."""
     metrics, fib = summarize(state, min_support, thin)
     if max_minority is not None:
-        from .metrics import tolerate
+        from ..fibers.finalize import tolerate
 
         tolerate(state, fib, metrics, min_support, thin, max_minority, confidence)
     keys = state.table_arrays()[0]
