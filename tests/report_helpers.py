@@ -100,7 +100,7 @@ def channel_check() -> dict:
     p = rng.normal(size=n)
     t = pa.table({"p": p, "yb": p + 0.1 * rng.normal(size=n), "yd": p + rng.normal(size=n),
                   "g": rng.choice(["north", "south", "east"], n)})
-    return dcb_fast.check_channels(t, "p", "yb", "yd", alpha=0.1, group_by="g", seed=1)
+    return dcb_fast.check_channels(t, "p", "yb", "yd", alpha=0.1, group_by="g", seed=1).summary
 
 
 def planned_summaries() -> dict:

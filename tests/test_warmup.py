@@ -21,7 +21,7 @@ FRESH = r"""
 import json, sys, tempfile
 sys.path.insert(0, {root!r})
 import dcb_fast
-from dcb_fast.tools.warmup import warmup, _kernels
+from dcb_fast.tools.warmup import warmup; from dcb_fast.fibers.warm import kernels as _kernels
 from tests.multifile import write_dataset, table
 
 def signatures():

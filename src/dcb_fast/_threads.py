@@ -3,6 +3,7 @@ threads use every core without copying data between processes)."""
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,3 +29,11 @@ def parallel_map(fn, items, threads: int) -> list:
         return [fn(x) for x in items]
     futures = [pool(threads).submit(fn, x) for x in items]
     return [f.result() for f in futures]
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

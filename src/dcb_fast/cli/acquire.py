@@ -50,7 +50,8 @@ def acquire_cmd(source, evidence, action, probes, policies, weight, nulls, split
     Example:
       dcb acquire tox21.csv -e NR-AR,NR-AhR -a SR-p53 -p SR-ARE,SR-MMP -s 50 --splits 200
     """
-    from ..methods.acquisition import acquisition_replay, render_acquisition
+    from ..methods.acquisition import acquisition_replay
+    from ..report.text import render_acquisition
 
     check_report_path(report_path)
     if out_dir is not None:

@@ -9,7 +9,14 @@ from ..io.result_dir import ResultDir
 
 
 class Result:
-    """A finished run. Subclasses name their tables in ``FILES`` ({attribute: file stem})."""
+    """A finished run of any method: its ``summary`` (the envelope of :mod:`dcb_fast.core.summary`)
+    and its tables. Subclasses name their tables in ``FILES`` ({attribute: file stem}).
+    ``result["metrics"]`` reads a section of the summary, as the summary dict itself would.
+
+    >>> r = Result({"kind": "x", "metrics": {"n": 1}})
+    >>> r.metrics, r["kind"], "metrics" in r
+    ({'n': 1}, 'x', True)
+    """
 
     FILES: dict[str, str] = {}
 
@@ -19,6 +26,15 @@ class Result:
     @property
     def metrics(self) -> dict:
         return self.summary["metrics"]
+
+    def __getitem__(self, section: str):
+        return self.summary[section]
+
+    def __contains__(self, section) -> bool:
+        return section in self.summary
+
+    def keys(self):
+        return self.summary.keys()
 
     def write(self, out_dir: str, fmt: str = "parquet") -> dict:
         """Write every table (``fmt``: parquet or csv) and ``summary.json`` into ``out_dir``, as one

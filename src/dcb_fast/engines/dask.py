@@ -18,6 +18,7 @@ import logging
 import os
 import uuid
 
+from .._threads import usable_cpus
 from ..errors import DcbError
 from ..fibers.state import FiberState
 from ..io.sources import Source
@@ -35,6 +36,7 @@ from .checkpoint import (
     save_part,
     stored_or_none,
 )
+from .._jit import default_threads
 
 DEFAULT_SPLIT_EVERY = 8
 PLUGIN_NAME = "dcb-fast"
@@ -47,13 +49,6 @@ def _distributed():
         raise DcbError("the Dask engine needs dask.distributed, which is not installed; "
                        "pip install 'dcb-fast[dask]'") from None
     return distributed
-
-
-def usable_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def parse_local(scheduler: str) -> int | None:
@@ -161,8 +156,6 @@ def task_threads(threads=None) -> int:
     if isinstance(threads, int) and threads > 0:
         return threads
     if os.environ.get("DCB_FAST_THREADS"):
-        from .._jit import default_threads
-
         return default_threads()
     busy = 1
     try:
@@ -259,6 +252,7 @@ def _merge_states(datas: list[bytes], shards: int | None) -> FiberState:
 def register_plugin(client, threads: int | None = None) -> None:
     """Warm the kernels on every worker, now and on workers that join later (see
     :class:`~dcb_fast.engines.dask_worker.WarmupPlugin`)."""
+    # lazy: dask_worker imports distributed, an optional dependency
     from .dask_worker import WarmupPlugin
 
     client.register_plugin(WarmupPlugin(threads=threads), name=f"{PLUGIN_NAME}-warmup-{threads or 'auto'}")

@@ -11,10 +11,13 @@ import os
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from .._threads import usable_cpus
+from ..fibers.warm import warm
+
 
 class WarmupPlugin(WorkerPlugin):
     """On worker start (and on every worker that joins later): set the thread budget and compile
-    the kernels once, by running :func:`dcb_fast.tools.warmup.warmup` (a tiny audit: the counting,
+    the kernels once, by running :func:`dcb_fast.fibers.warm.warm` (a tiny audit: the counting,
     serializing and merging that the worker's tasks run).
 
     The numba cache directory is the worker's ``DCB_FAST_CACHE_DIR`` (or ``cache_dir`` here):
@@ -48,13 +51,11 @@ class WarmupPlugin(WorkerPlugin):
     def _warm(self, nthreads: int) -> dict:
         import pyarrow as pa
 
+        # lazy: DCB_FAST_CACHE_DIR (set in setup) must be in place before _jit is first imported
         from .._jit import default_threads
-        from ..tools.warmup import warmup
-        from .dask import usable_cpus
-
         threads = self.threads or (default_threads() if os.environ.get("DCB_FAST_THREADS")
                                    else max(1, usable_cpus() // max(1, nthreads)))
         pa.set_cpu_count(max(1, threads * max(1, nthreads)))
-        info = warmup(threads=threads, parts_only=True)
+        info = warm(threads=threads)
         info["task_threads"] = threads
         return info

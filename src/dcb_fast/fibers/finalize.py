@@ -333,3 +333,22 @@ def tolerate(state, fib: Fibers, metrics: dict, min_support: int, thin: str, max
     minority_w = _exact_sum(fib.tot_hi[cert], fib.tot_lo[cert]) - _exact_sum(fib.maj_hi[cert], fib.maj_lo[cert])
     m["tolerated_minority_fraction"] = ratio(minority_w, W)
     return m
+
+
+def audit_warnings(m: dict) -> list[str]:
+    """Things a reader of the summary should not miss."""
+    out = []
+    if m["n_rows"] >= 1000 and m["n_fibers"] >= 0.5 * m["n_rows"]:
+        out.append(f"{m['n_fibers']:,} fibers for {m['n_rows']:,} rows: most fibers hold a single row, so "
+                   "certification rests on single observations; an id-like or continuous evidence column may "
+                   "need a coarser rule or --min-support")
+    if m["dropped_rows"] and m["dropped_rows"] >= 0.05 * (m["n_rows"] + m["dropped_rows"]):
+        out.append(f"{m['dropped_rows']:,} rows were dropped for nulls; --nulls value keeps them")
+    return out
+
+
+def audit_headline(m: dict) -> str:
+    return (
+        f"{m['certifiable_fraction']:.2%} of the weight is certified, {m['ambiguous_fraction']:.2%} ambiguous, "
+        f"{m['thin_fraction']:.2%} thin; {m['n_mixed_fibers']:,} of {m['n_fibers']:,} fibers are mixed"
+    )

@@ -26,7 +26,7 @@ from .store import DenseTables, Partitions
 from ..io import arrow as A
 from ..io.encoding import ColumnEncoder
 from ..kernels import counting as kc
-from ..core.rules import Rule, exact
+from ..core.rules import Rule, exact, parse_rule, refuse_overlapping
 
 STATE_FORMAT = "dcb_fast.fiber_state"
 DEFAULT_MAX_FIBERS = int(os.environ.get("DCB_FAST_MAX_FIBERS", 50_000_000))
@@ -58,6 +58,7 @@ class FiberState:
         self.nulls = nulls
         self.max_fibers = DEFAULT_MAX_FIBERS if max_fibers is None else int(max_fibers)
         self.rules: dict[str, Rule] = {c: (rules or {}).get(c, exact()) for c in self.evidence}
+        refuse_overlapping(self.rules)
         keep = nulls == "value"
         self.encoders = [ColumnEncoder(c, keep_nulls=keep) for c in self.evidence]
         self.action_encoder = ColumnEncoder(action or "(none)", keep_nulls=keep)
@@ -155,7 +156,7 @@ class FiberState:
             self.action_encoder.encode(_column(batch, self.action), out=acodes)
         weights = iweights = None
         if self.weight:
-            w, null_w = _weights(_column(batch, self.weight), self.weight, out=wbuf)
+            w, null_w = batch_weights(_column(batch, self.weight), self.weight, out=wbuf)
             if w.dtype == np.int64:
                 iweights = w  # integer weights (request counts) skip float arithmetic entirely
             else:
@@ -329,8 +330,6 @@ class FiberState:
     @classmethod
     def from_arrow(cls, table: pa.Table, shards: int | None = None) -> "FiberState":
         meta = _state_meta(table)
-        from ..core.rules import parse_rule
-
         rules = {c: parse_rule(s) for c, s in meta["rules"].items()}
         st = cls(meta["evidence"], meta["action"], meta["weight"], meta["nulls"], rules=rules, shards=shards)
         st.rows_read = int(meta["rows_read"])
@@ -461,7 +460,7 @@ def _column(batch, name):
         raise DcbError(f"input has no column '{name}' (columns: {', '.join(batch.schema.names)})") from None
 
 
-def _weights(col: pa.Array, name: str, out: np.ndarray | None = None):
+def batch_weights(col: pa.Array, name: str, out: np.ndarray | None = None):
     """Weights and a mask of null weights (None when there are none); invalid values raise.
 
     Integer columns come back as int64 (zero-copy when they are int64: the kernels add them to

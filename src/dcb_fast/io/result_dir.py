@@ -24,6 +24,7 @@ import threading
 import pyarrow as pa
 
 from ..errors import DcbError
+from .sources import InputNote
 
 RUN_KEY = b"dcb_fast.run"
 SUMMARY = "summary.json"
@@ -117,8 +118,6 @@ def check_out_dir(path: str) -> str:
     why = shadow_note(path)
     if why:
         import warnings
-
-        from .sources import InputNote
 
         warnings.warn(InputNote(why), stacklevel=2)
     return path

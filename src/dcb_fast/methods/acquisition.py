@@ -21,13 +21,16 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 
-from .._version import __version__
+from ..core.summary import envelope
 from ..errors import DcbError
 from ..fibers.state import FiberState
 from ..io import arrow as A
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from ..fibers.finalize import canonical_order, check_cell_weights
 from ..core.results import Result
+from ..engines.local import run_partials
+from .replay import split_counts
+from ..core.validation import check_columns, check_types
 
 SPLITS = ("cells", "permutation")
 TIE_BREAKS = ("first", "last")
@@ -74,8 +77,6 @@ class ProbeCells:
 def read_probe_cells(src, columns, action, weight, nulls, threads=None, with_rows=False) -> tuple[ProbeCells, pa.Array]:
     """Read the input once into :class:`ProbeCells` (the fiber engine groups the rows); with
     ``with_rows``, a second pass records each kept row's cell in input order."""
-    from ..engines.local import run_partials
-
     # the state keys the columns in sorted name order, so that the canonical cell order (which a
     # split walks) depends on the columns and not on the order the probes were listed in
     keycols = sorted(columns)
@@ -153,8 +154,6 @@ def split_cells(cells: ProbeCells, split: str, calib_fraction: float, seed: int,
     n = cells.n_rows
     n_cal = int(round(calib_fraction * n))
     if split == "cells":
-        from .replay import split_counts  # the held-out replay's draw: one implementation
-
         cal, _ = split_counts(cells, calib_fraction, seed, index)
     else:
         idx = np.random.default_rng(seed + index).permutation(n)
@@ -349,8 +348,6 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
     >>> [round(s["certified_fraction"]["mean"], 3) for s in r.metrics["policies"]["response_rank"]]
     [0.0, 1.0]
     """
-    from .audit import check_columns, check_types
-
     evidence = check_columns(evidence, action, weight)
     probes = [c.strip() for c in probes.split(",")] if isinstance(probes, str) else list(probes or [])
     if not probes:
@@ -460,27 +457,8 @@ def _summarize(rows, params, policies, src, cells) -> AcquisitionResult:
         headline += (f", {curve[1]['certified_fraction']['mean']:.2%} after one probe (modal {curve[1]['modal_probe']}, "
                      f"{curve[1]['modal_count']} of {params['splits']} splits), "
                      f"{curve[-1]['certified_fraction']['mean']:.2%} with all {len(curve) - 1}")
-    summary = {"schema_version": 1, "kind": "acquisition", "dcb_fast_version": __version__, "parameters": params,
-               "input": src.describe(), "metrics": metrics, "headline": headline}
+    summary = envelope("acquisition", params,
+                       input=src.describe(),
+                       metrics=metrics,
+                       headline=headline)
     return AcquisitionResult(summary, table)
-
-
-def render_acquisition(summary: dict) -> str:
-    """The text table of an acquisition replay: per policy and step, the modal probe and the
-    held-out certified fraction (mean, p10-p90), false decisions and error among certified."""
-    m, p = summary["metrics"], summary["parameters"]
-    lines = [f"dcb acquire  evidence: {', '.join(p['evidence'])}  action: {p['action']}  probes: {', '.join(p['probes'])}",
-             f"  {m['splits']} splits ({p['split']}, seed {p['seed']}), calibration {m['n_calibration']} of "
-             f"{m['n_rows']} rows, min support {p['min_support']}, ties to the lexically {p['tie_break']} probe", "",
-             f"  {'policy':<18}{'step':>4}  {'modal probe':<22}{'certified':>10}  {'p10-p90':<17}"
-             f"{'false dec.':>10}{'err|cert':>10}"]
-    for name, steps in m["policies"].items():
-        for s in steps:
-            cf, err = s["certified_fraction"], s["error_among_certified"]
-            modal = f"{s['modal_probe']} ({s['modal_count']})" if s["step"] else "(evidence)"
-            e = f"{err['mean']:.2%}" if err["mean"] is not None else "-"
-            lines.append(f"  {name.replace('_', '-') if s['step'] == 0 else '':<18}{s['step']:>4}  {modal:<22}"
-                         f"{cf['mean']:>10.2%}  {cf['p10']:.2%}-{cf['p90']:.2%}".ljust(77)
-                         + f"{s['false_decisions']['mean']:>10.3%}{e:>10}")
-    lines += ["", "  " + summary["headline"]]
-    return "\n".join(lines)

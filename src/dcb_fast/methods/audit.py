@@ -5,95 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .._version import __version__
-from ..errors import DcbError
-from ..fibers.state import FiberState
-from ..io.sources import DEFAULT_BATCH_ROWS, Source, open_source
-from ..io.result_dir import ResultDir
-from ..io.writers import ParquetStream
-from ..fibers.finalize import fiber_table, summarize
+from ..core.confidence import check_confidence, wilson_interval
 from ..core.progress import Progress
-from ..core.rules import OVERLAPPING, Rule, parse_rule
-
-SCHEMA_VERSION = 1
-
-
-def check_columns(evidence, action, weight=None, id=None) -> list[str]:
-    """Validate the column roles of an audit; return the evidence list."""
-    if isinstance(evidence, str):
-        evidence = [c.strip() for c in evidence.split(",") if c.strip()]
-    evidence = list(evidence or [])
-    if not evidence:
-        raise DcbError("no evidence columns given; pass --evidence a,b,c")
-    dup = sorted({c for c in evidence if evidence.count(c) > 1})
-    if dup:
-        raise DcbError(f"evidence column '{dup[0]}' is given twice; list each column once")
-    if not action:
-        raise DcbError("no action column given; pass --action COLUMN")
-    if action in evidence:
-        raise DcbError(f"action column '{action}' is also an evidence column; the action cannot be its own evidence")
-    if weight is not None and (weight in evidence or weight == action):
-        raise DcbError(f"weight column '{weight}' is also used as evidence or action; pick a separate weight column")
-    if id is not None and id == weight:
-        raise DcbError(f"id column '{id}' is also the weight column")
-    return evidence
-
-
-def check_types(src: Source, weight, rules) -> None:
-    """Type checks that need only the schemas: a numeric weight, numeric columns for binning rules."""
-    def numeric(t):
-        t = t.value_type if pa.types.is_dictionary(t) else t
-        return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
-
-    if weight and not numeric(src.types[weight]):
-        raise DcbError(f"weight column '{weight}' has type {src.types[weight]}; it must be numeric "
-                       "(a count or a share of traffic)")
-    for col, rule in rules.items():
-        if rule.name != "exact" and not numeric(src.types[col]):
-            raise DcbError(f"rule {rule.spec()} needs a numeric column, but '{col}' is {src.types[col]}; "
-                           "use the exact rule for it")
-
-
-def resolve_quantiles(src: Source, rules: dict) -> dict:
-    """Replace every quantile rule by fixed edges computed exactly over the whole input."""
-    from ..core.quantiles import quantile_edges
-    from ..core.rules import Edges
-
-    out = dict(rules)
-    for col, rule in rules.items():
-        if rule.name == "quantile":
-            edges = quantile_edges(lambda c=col: (b.column(c) for _, b in src.batches([c])), rule.n_bins)
-            out[col] = Edges(edges, source=rule.spec())
-    return out
-
-
-def resolve_window(src: Source, rule):
-    """A window rule whose tolerance comes from an error column gets it computed (mean or 80th
-    percentile of |error|, exactly)."""
-    if rule.name != "window" or rule.tol is not None:
-        return rule
-    from ..core.quantiles import exact_quantiles, mean_abs
-    from ..core.rules import Window
-
-    read = lambda: (b.column(rule.column) for _, b in src.batches([rule.column]))  # noqa: E731
-    if rule.stat == "mae":
-        tol = mean_abs(read)
-    else:
-        import pyarrow.compute as pc
-
-        tol = float(exact_quantiles(lambda: (pc.abs(pc.cast(a, pa.float64())) for a in read()), [0.8])[0])
-    return Window(tol=tol, stat=rule.stat, column=rule.column)
-
-
-def resolve_rules(evidence, rules) -> dict[str, Rule]:
-    """Rules keyed by column, from Rule objects or specs (``{"score": "width:0.1"}``)."""
-    out = {}
-    for col, r in (rules or {}).items():
-        if col not in evidence:
-            raise DcbError(f"a fiber rule is given for '{col}', which is not an evidence column")
-        out[col] = r if isinstance(r, Rule) else parse_rule(str(r))
-    return out
-
+from ..core.results import Result
+from ..core.summary import envelope
+from ..core.validation import check_columns, check_types, column_reader, fix_rules, resolve_rules
+from ..engines.checkpoint import PartialSpec, run_local
+from ..engines.dask import run_dask
+from ..engines.local import run_partials
+from ..errors import DcbError
+from ..fibers.finalize import audit_headline as headline, audit_warnings as warnings, fiber_table, summarize, tolerate
+from ..fibers.state import FiberState
+from ..io.result_dir import ResultDir
+from ..io.sources import DEFAULT_BATCH_ROWS, Source, open_source
+from ..io.writers import ParquetStream
+from .slices import by_table, coarsen, slice_metrics
+from .windows import audit_windows
 
 def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, thin: str = "ambiguous",
           nulls: str = "drop", rules=None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
@@ -131,8 +58,6 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         raise DcbError(f"thin must be 'ambiguous' or 'skip', not '{thin}'")
     if int(min_support) < 1:
         raise DcbError(f"min support must be at least 1, got {min_support}")
-    from ..core.confidence import check_confidence
-
     confidence = check_confidence(confidence)
     if max_minority is not None and not (0.0 <= float(max_minority) < 1.0):
         raise DcbError(f"max minority must be in [0, 1) (e.g. 0.05), got {max_minority}")
@@ -141,7 +66,7 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
     if by is not None:
         if by in evidence or by in (action, weight, id):
             raise DcbError(f"by column '{by}' is also an evidence, action, weight or id column; slice by another column")
-        if any(r.name in OVERLAPPING for r in rules.values()):
+        if any(r.overlapping for r in rules.values()):
             raise DcbError("--by needs disjoint fibers; a window rule makes overlapping ones (use a binned rule)")
         fine = audit(source, evidence + [by], action, weight=weight, id=id, min_support=min_support, thin=thin,
                      nulls=nulls, rules=rules, batch_rows=batch_rows, threads=threads, progress=progress,
@@ -154,7 +79,7 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
                                                                 batch_rows)
     src.columns = columns + ([id] if id else [])
     check_types(src, weight, rules)
-    overlapping = [c for c, r in rules.items() if r.name in OVERLAPPING]
+    overlapping = [c for c, r in rules.items() if r.overlapping]
     if overlapping:
         if len(evidence) != 1:
             raise DcbError(f"rule {rules[overlapping[0]].spec()} makes overlapping fibers on one numeric column; "
@@ -162,33 +87,23 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         if scheduler is not None or checkpoint is not None:
             raise DcbError(f"rule {rules[overlapping[0]].spec()} (overlapping fibers) runs in one process; "
                            "drop --scheduler and --checkpoint for it")
-        from .windows import audit_windows
-
         if max_minority is not None:
             raise DcbError(f"--max-minority needs disjoint fibers; rule {rules[overlapping[0]].spec()} makes "
                            "overlapping ones (use a binned rule)")
 
-        rule = resolve_window(src, rules[evidence[0]])
+        rule = rules[evidence[0]].resolve(column_reader(src), evidence[0])
         return audit_windows(src, evidence[0], action, weight, rule, int(min_support), thin, nulls)
-    rules = resolve_quantiles(src, rules)
+    rules = fix_rules(src, rules)
     if scheduler is not None or checkpoint is not None:
-        from ..engines.checkpoint import PartialSpec
-
         spec = PartialSpec.of(src, evidence, action, weight, nulls, rules, max_fibers)
         with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
             if scheduler is not None:
-                from ..engines.dask import run_dask
-
                 state, run = run_dask(src, spec, scheduler, checkpoint=checkpoint, threads=threads, progress=bar)
             else:
-                from ..engines.checkpoint import run_local
-
                 state, run = run_local(src, spec, checkpoint, threads=threads, progress=bar)
         result = AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id, **conf)
         result.run_info = dict(run, engine="dask" if scheduler is not None else "local", checkpoint=checkpoint)
         return result
-
-    from ..engines.local import run_partials
 
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
         state = run_partials(src.batches(columns), lambda: FiberState(evidence, action, weight, nulls, rules,
@@ -200,8 +115,6 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
 
 def _sliced(fine: "AuditResult", evidence, by) -> "AuditResult":
     """The whole audit (the slice column summed out of ``fine``'s state) with its slices."""
-    from .slices import coarsen, slice_metrics
-
     p = fine.summary["parameters"]
     coarse = coarsen(fine.state, len(evidence))
     result = AuditResult.from_state(coarse, fine.source, min_support=p["min_support"], thin=p["thin"], id=p["id"],
@@ -214,14 +127,14 @@ def _sliced(fine: "AuditResult", evidence, by) -> "AuditResult":
     return result
 
 
-class AuditResult:
+class AuditResult(Result):
     """What an audit found: ``summary`` (JSON-ready dict), ``fibers`` (per-fiber Arrow table),
     the merged ``state``, and writers for all outputs."""
 
     def __init__(self, state: FiberState, source: Source | None, summary: dict, fib, id=None):
+        super().__init__(summary)
         self.state = state
         self.source = source
-        self.summary = summary
         self._fib = fib
         self.id = id
         self._fibers: pa.Table | None = None
@@ -248,23 +161,15 @@ class AuditResult:
         if max_minority is None:
             metrics, _ = summarize(state, min_support, thin, keep=False)
         else:  # the tolerant rule classifies from the per-fiber arrays: keep them
-            from ..fibers.finalize import tolerate
-
             metrics, fib = summarize(state, min_support, thin)
             metrics = tolerate(state, fib, metrics, min_support, thin, max_minority, confidence)
-        from ..core.confidence import wilson_interval
-
         lo, hi = wilson_interval(metrics["certifiable_fraction"], metrics["n_rows"], confidence)
         metrics["certified_fraction_lower"], metrics["certified_fraction_upper"] = lo, hi
         metrics["certified_fraction_interval"] = {"method": "wilson", "confidence": confidence,
                                                   "n": metrics["n_rows"]}
         inp = source.describe() if source is not None else {"files": [], "fingerprint": "merged-state"}
         inp["rows_read"] = state.rows_read
-        summary = {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "audit",
-            "dcb_fast_version": __version__,
-            "parameters": {
+        summary = envelope("audit", {
                 "evidence": state.evidence,
                 "action": state.action,
                 "weight": state.weight,
@@ -276,11 +181,10 @@ class AuditResult:
                 "nulls": state.nulls,
                 "rules": {c: state.rules[c].describe() for c in state.evidence},
             },
-            "input": inp,
-            "metrics": metrics,
-            "headline": headline(metrics),
-            "warnings": warnings(metrics),
-        }
+                           input=inp,
+                           metrics=metrics,
+                           headline=headline(metrics),
+                           warnings=warnings(metrics))
         return cls(state, source, summary, fib, id)
 
     @property
@@ -300,9 +204,7 @@ class AuditResult:
             p = self.summary["parameters"]
             self._fib = summarize(self.state, p["min_support"], p["thin"])[1]
             if p.get("max_minority") is not None:
-                from ..fibers.finalize import tolerate
-
-                tolerate(self.state, self._fib, self.summary["metrics"], p["min_support"], p["thin"],
+                    tolerate(self.state, self._fib, self.summary["metrics"], p["min_support"], p["thin"],
                          p["max_minority"], p["confidence"])
         return self._fib
 
@@ -371,8 +273,6 @@ class AuditResult:
         with ResultDir(out_dir, self.summary) as rd:
             rd.table("fibers", self.fibers, fiber_format)
             if self.summary["metrics"].get("by") is not None:
-                from .slices import by_table
-
                 rd.table("audit_by", by_table(self.summary["metrics"]["by"], self.summary["parameters"]["by"],
                                               self.by_type), fiber_format)
             if cases and self.source is not None:
@@ -384,22 +284,3 @@ def _plain(col):
     if pa.types.is_dictionary(col.type):
         return col.cast(col.type.value_type)
     return col
-
-
-def warnings(m: dict) -> list[str]:
-    """Things a reader of the summary should not miss."""
-    out = []
-    if m["n_rows"] >= 1000 and m["n_fibers"] >= 0.5 * m["n_rows"]:
-        out.append(f"{m['n_fibers']:,} fibers for {m['n_rows']:,} rows: most fibers hold a single row, so "
-                   "certification rests on single observations; an id-like or continuous evidence column may "
-                   "need a coarser rule or --min-support")
-    if m["dropped_rows"] and m["dropped_rows"] >= 0.05 * (m["n_rows"] + m["dropped_rows"]):
-        out.append(f"{m['dropped_rows']:,} rows were dropped for nulls; --nulls value keeps them")
-    return out
-
-
-def headline(m: dict) -> str:
-    return (
-        f"{m['certifiable_fraction']:.2%} of the weight is certified, {m['ambiguous_fraction']:.2%} ambiguous, "
-        f"{m['thin_fraction']:.2%} thin; {m['n_mixed_fibers']:,} of {m['n_fibers']:,} fibers are mixed"
-    )

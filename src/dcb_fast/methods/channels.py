@@ -29,10 +29,13 @@ import math
 
 import numpy as np
 
+from ..core.results import Result
+from ..core.summary import envelope
 from ..errors import DcbError
 from ..io.arrow import np_values
+from .linear import deployment_residuals
+from ..io.sources import open_source
 
-SCHEMA_VERSION = 1
 QUANTILE_RULE = "k-th smallest |residual|, k = ceil((n+1)(1-alpha)), capped at n"
 
 
@@ -193,7 +196,6 @@ def response_rank_interval(pred, radius, g=None, *, benchmark=None, probe=None, 
     if g is None:
         if benchmark is None or probe is None:
             raise DcbError("give the residual g, or the benchmark probes and the deployment probe to compute it")
-        from .linear import deployment_residuals
 
         gs = deployment_residuals(benchmark, probe, tol)
         if len(gs) != 1:
@@ -287,9 +289,13 @@ def _channel_metrics(yb, yd, pb, pd, cal, test, alpha) -> dict:
     }
 
 
+class ChannelsResult(Result):
+    """The channel check's result: its summary (``result["metrics"]`` reads it as the dict did)."""
+
+
 def check_channels(source, pred: str, bench_label: str, deploy_label: str, alpha: float = 0.05,
                    group_by: str | None = None, calib_fraction: float = 0.5, seed: int = 0,
-                   deploy_pred: str | None = None) -> dict:
+                   deploy_pred: str | None = None) -> ChannelsResult:
     """The channel check on a table: does a conformal interval calibrated on the benchmark
     labels cover the deployment labels?
 
@@ -308,9 +314,6 @@ def check_channels(source, pred: str, bench_label: str, deploy_label: str, alpha
     (20, True, True)
     """
     import pyarrow as pa
-
-    from .._version import __version__
-    from ..io.sources import open_source
 
     a = _alpha(alpha)
     try:
@@ -398,21 +401,16 @@ def check_channels(source, pred: str, bench_label: str, deploy_label: str, alpha
                             + (" ..." if len(small) > 5 else ""))
     inp = src.describe()
     inp["rows_read"] = rows_read
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "channels",
-        "dcb_fast_version": __version__,
-        "parameters": {"pred": pred, "deploy_pred": deploy_pred or pred, "bench_label": bench_label,
+    return ChannelsResult(envelope("channels", {"pred": pred, "deploy_pred": deploy_pred or pred, "bench_label": bench_label,
                        "deploy_label": deploy_label, "alpha": a, "group_by": group_by,
                        "calib_fraction": f, "seed": seed, "quantile": QUANTILE_RULE},
-        "input": inp,
-        "metrics": metrics,
-        "headline": (f"an interval calibrated on '{bench_label}' covers {metrics['benchmark_coverage']:.2%} of "
+                    input=inp,
+                    metrics=metrics,
+                    headline=f"an interval calibrated on '{bench_label}' covers {metrics['benchmark_coverage']:.2%} of "
                      f"benchmark labels but {metrics['transfer_coverage']:.2%} of '{deploy_label}' "
                      f"(target {1 - a:.0%}); calibrated on '{deploy_label}' it covers "
-                     f"{metrics['deployment_coverage']:.2%} at width {metrics['width_deploy']:.4g}"),
-        "warnings": warnings,
-    }
+                     f"{metrics['deployment_coverage']:.2%} at width {metrics['width_deploy']:.4g}",
+                    warnings=warnings))
 
 
 def _jsonable(v):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .._version import __version__
 from .._threads import parallel_map
+from ..core.summary import envelope
 from ..errors import DcbError
 from ..io import arrow as A
 from ..fibers.state import FiberState
@@ -27,6 +27,9 @@ from ..kernels.sorting import lexsort
 from ..fibers.finalize import canonical_order, zero_weight_message
 from ..core.progress import Progress
 from ..core.results import Result
+from ..core.validation import check_columns, check_types, fix_rules, resolve_rules
+from ..engines.local import run_partials
+from .slices import atom_slices
 
 _SCALE = 1 << 64
 
@@ -189,9 +192,6 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     >>> r.metrics["recommended_probe"], [s["certifiable_fraction"] for s in r.metrics["curve"]]
     ('p', [0.3333333333333333, 1.0, 1.0])
     """
-    from .audit import check_columns, check_types, resolve_quantiles, resolve_rules
-    from ..engines.local import run_partials
-
     evidence = check_columns(evidence, action, weight)
     probes = [probes] if isinstance(probes, str) else list(probes or [])
     if not probes:
@@ -215,7 +215,7 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
         raise DcbError(f"thin must be 'ambiguous' or 'skip', not '{thin}'")
     columns = evidence + probes
     rules = resolve_rules(columns, rules)
-    if any(r.name in ("window", "knn") for r in rules.values()):
+    if any(r.overlapping for r in rules.values()):
         raise DcbError("completion needs finite fibers: use exact, quantile, edges or width rules for its columns")
     # with a held-out split and weights, rows of one atom must share their weight: key on it too
     key_cols = columns + ([weight] if (holdout is not None and weight) else [])
@@ -228,7 +228,7 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
     src = open_source(source, key_cols + [action] + ([weight] if weight and weight not in key_cols else []),
                       batch_rows)
     check_types(src, weight, rules)
-    rules = resolve_quantiles(src, rules)
+    rules = fix_rules(src, rules)
     read_cols = list(dict.fromkeys(key_cols + [action] + ([weight] if weight else [])))
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
         state = run_partials(src.batches(read_cols),
@@ -267,8 +267,6 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
         curve[0].update(heldout_figures(seg))
 
     def slices_now(seg):
-        from .slices import atom_slices
-
         enc = state.encoders[len(key_cols) - 1]
         return atom_slices(atoms, seg, atoms.columns.index(by), enc.values(), enc.sort_ranks(), int(min_support))
 
@@ -302,18 +300,13 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
         if target is not None else None,
         "curve_falls_at": falls,
     }
-    summary = {
-        "schema_version": 1,
-        "kind": "completion",
-        "dcb_fast_version": __version__,
-        "parameters": {"evidence": evidence, "action": action, "probes": probes, "weight": weight,
+    summary = envelope("completion", {"evidence": evidence, "action": action, "probes": probes, "weight": weight,
                        "min_support": int(min_support), "thin": thin, "nulls": nulls, "target": target,
                        "costs": costs or None, "holdout": holdout, "seed": seed if holdout is not None else None, "by": by,
                        "rules": {c: rules[c].describe() for c in rules}},
-        "input": {**src.describe(), "rows_read": state.rows_read},
-        "metrics": metrics,
-        "headline": _headline(metrics, target),
-    }
+                       input={**src.describe(), "rows_read": state.rows_read},
+                       metrics=metrics,
+                       headline=_headline(metrics, target))
     table = pa.table({k: [s.get(k) for s in curve] for k in curve[0] if k != "by"})
     return CompletionResult(summary, table)
 
@@ -453,8 +446,6 @@ def complete_groups(source, group_by: str, evidence, action, probes, batch_rows:
     {'x': 1.0, 'y': 1.0}
     """
     import pyarrow.compute as pc
-
-    from .audit import check_columns
 
     evidence = check_columns(evidence, action, options.get("weight"))
     plist = [probes] if isinstance(probes, str) else list(probes or [])

@@ -21,9 +21,9 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from .._version import __version__
-from .certify import CLASSES, Certificate
+from ..core.summary import envelope
 from ..errors import DcbError
+from ..fibers.certificate import CLASSES, FiberCertificate
 from ..fibers.state import FiberState
 from ..io import arrow as A
 from ..io.encoding import ColumnEncoder
@@ -32,8 +32,9 @@ from ..kernels import sums as ks
 from ..fibers.finalize import _label, evidence_columns, zero_weight_message
 from ..core.progress import Progress
 from ..core.results import Result
+from ..engines.local import run_partials
+from ..core.validation import check_types
 
-SCHEMA_VERSION = 1
 UNSEEN = 3
 CLASS_NAMES = CLASSES + ["unseen"]
 _SCALE = 1 << 64
@@ -58,7 +59,7 @@ class CoverageResult(Result):
         return self._uncovered
 
 
-def coverage(cert: Certificate | str, source, weight=None, action=None, by=None, top_k: int = 20,
+def coverage(cert: FiberCertificate | str, source, weight=None, action=None, by=None, top_k: int = 20,
              batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None, progress: bool | None = False):
     """Check a production log against a certificate.
 
@@ -83,7 +84,7 @@ def coverage(cert: Certificate | str, source, weight=None, action=None, by=None,
     cert_path = None
     if isinstance(cert, (str, os.PathLike)):
         cert_path = os.fspath(cert)
-        cert = Certificate.load(cert_path)
+        cert = FiberCertificate.load(cert_path)
     ev = cert.evidence
     if top_k < 0:
         raise DcbError(f"top must be at least 0, got {top_k}")
@@ -97,11 +98,7 @@ def coverage(cert: Certificate | str, source, weight=None, action=None, by=None,
     src = open_source(source, columns, batch_rows)
     _check_types(cert, src)
     if weight:
-        from .audit import check_types
-
         check_types(src, weight, {})
-
-    from ..engines.local import run_partials
 
     rules = {c: cert.rules[c] for c in ev}
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
@@ -116,7 +113,7 @@ def coverage(cert: Certificate | str, source, weight=None, action=None, by=None,
     return _finalize(cert, cert_path, state, src, weight, action, by, top_k)
 
 
-def _check_types(cert: Certificate, src) -> None:
+def _check_types(cert: FiberCertificate, src) -> None:
     types = cert.meta.get("types", {})
     for c in cert.evidence:
         want = types.get(c)
@@ -124,7 +121,7 @@ def _check_types(cert: Certificate, src) -> None:
         if want is None:
             continue
         rule = cert.rules[c]
-        if rule.name != "exact":
+        if rule.numeric:
             vt = A.value_type(got)
             if not (pa.types.is_integer(vt) or pa.types.is_floating(vt) or pa.types.is_null(vt)):
                 raise DcbError(f"production column '{c}' is {got}, but the certificate bins it as a number "
@@ -227,21 +224,16 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
 
     headline = (f"benchmark covers {metrics['benchmark_coverage']:.2%} of traffic; its action is determined "
                 f"for {metrics['certified_coverage']:.2%}")
-    summary = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "coverage",
-        "dcb_fast_version": __version__,
-        "parameters": {
+    summary = envelope("coverage", {
             "certificate": cert_path, "evidence": ev, "rules": cert.meta.get("rule_details", cert.meta["rules"]),
             "min_support": cert.min_support, "nulls": cert.nulls, "weight": weight, "action": action, "by": by,
             "top": top_k,
         },
-        "certificate": {"calibration": cert.meta["calibration"], "action": cert.action,
+                       certificate={"calibration": cert.meta["calibration"], "action": cert.action,
                         "global_majority": cert.meta.get("global_majority")},
-        "input": {**src.describe(), "rows_read": state.rows_read},
-        "metrics": metrics,
-        "headline": headline,
-    }
+                       input={**src.describe(), "rows_read": state.rows_read},
+                       metrics=metrics,
+                       headline=headline)
     return CoverageResult(summary, uncovered, by_table)
 
 

@@ -27,14 +27,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._version import __version__
+from ..core.summary import envelope
 from ..errors import DcbError
 from ..io import arrow as A
 from ..fibers.finalize import _label
 from ..core.results import Result
+from .audit import AuditResult
+from .certify import Certificate, KeyIndex
 
 CHANGES = ("lost", "gained", "action_changed", "new_key", "gone_key", "still_certified", "still_uncertified")
-SCHEMA_VERSION = 1
 
 
 class Side:
@@ -55,9 +56,6 @@ class Side:
 def load_side(obj, name: str = "OLD") -> Side:
     """A :class:`Side` from a certificate (object or file), an audit result, or an audit result
     directory."""
-    from .audit import AuditResult
-    from .certify import Certificate
-
     if isinstance(obj, Certificate):
         return _from_certificate(obj, name, "certificate")
     if isinstance(obj, AuditResult):
@@ -193,8 +191,6 @@ def _unify_types(old: Side, new: Side) -> None:
 
 def _match(old: Side, new: Side) -> np.ndarray:
     """For each NEW fiber, the row of the same key in OLD (-1 when absent)."""
-    from .certify import KeyIndex
-
     if old.n == 0 or new.n == 0:
         return np.full(new.n, -1, np.int64)
     index = KeyIndex(old.evidence, old.keys, nulls="value")
@@ -322,17 +318,15 @@ def _finalize(old: Side, new: Side, row: np.ndarray, notes: list, top_k: int) ->
                 f"{per['gained']['fibers']:,} gained ({per['gained']['weight_new']:.2%}), "
                 f"{per['action_changed']['fibers']:,} changed action ({per['action_changed']['weight_new']:.2%}); "
                 f"new keys carry {per['new_key']['weight_new']:.2%} of new traffic")
-    summary = {
-        "schema_version": SCHEMA_VERSION, "kind": "diff", "dcb_fast_version": __version__,
-        "parameters": {"evidence": old.evidence, "rules": old.rules, "top": top_k,
+    summary = envelope("diff", {"evidence": old.evidence, "rules": old.rules, "top": top_k,
                        "old": {"source": str(old.meta["where"]), "kind": old.kind, **{k: old.meta[k] for k in
                                                                                       ("action", "min_support", "weight")}},
                        "new": {"source": str(new.meta["where"]), "kind": new.kind, **{k: new.meta[k] for k in
                                                                                       ("action", "min_support", "weight")}}},
-        # the two periods' own input fingerprints (calibration inputs for certificates)
-        "input": {"files": [], "fingerprint": f"{old.meta['fingerprint']}|{new.meta['fingerprint']}"},
-        "metrics": metrics, "headline": headline, "warnings": notes,
-    }
+                       input={"files": [], "fingerprint": f"{old.meta['fingerprint']}|{new.meta['fingerprint']}"},
+                       metrics=metrics,
+                       headline=headline,
+                       warnings=notes)
     return DiffResult(summary, table)
 
 

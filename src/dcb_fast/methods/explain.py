@@ -20,13 +20,14 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from .._version import __version__
+from ..core.summary import envelope
 from ..errors import DcbError
 from ..io.sources import Source, open_source
 from ..fibers.finalize import _label
 from ..core.results import Result
+from ..core.validation import check_columns
+from .audit import audit
 
-SCHEMA_VERSION = 1
 MAX_SPLIT_VALUES = 10
 
 
@@ -58,8 +59,6 @@ def explain(source, evidence, action, weight=None, id=None, probes=None, top_k: 
     >>> r.metrics["fibers"][0]["best"]["column"], r.metrics["fibers"][0]["best"]["information_gain"]
     ('tier', 1.0)
     """
-    from .audit import audit, check_columns
-
     evidence = check_columns(evidence, action, weight, id)
     result = audit(source, evidence=evidence, action=action, weight=weight, id=id, min_support=min_support,
                    nulls=nulls, rules=rules, **audit_kwargs)
@@ -101,21 +100,18 @@ def explain(source, evidence, action, weight=None, id=None, probes=None, top_k: 
     mixed_w = float(w_state[mixed].sum())
     explained = sum(f["weight"] for f in out)
     p = result.summary["parameters"]
-    summary = {
-        "schema_version": SCHEMA_VERSION, "kind": "explain", "dcb_fast_version": __version__,
-        "parameters": {"evidence": evidence, "action": action, "weight": weight, "id": id, "probes": probes,
+    summary = envelope("explain", {"evidence": evidence, "action": action, "weight": weight, "id": id, "probes": probes,
                        "top": int(top_k), "examples": int(examples), "min_support": min_support, "nulls": nulls,
                        "rules": p["rules"]},
-        "input": result.summary["input"],
-        "metrics": {
+                       input=result.summary["input"],
+                       metrics={
             "n_mixed_fibers": int(len(mixed)), "n_explained": len(out),
             "mixed_weight_fraction": mixed_w / total if total else 0.0,
             "explained_weight_fraction": explained / mixed_w if mixed_w else 0.0,
             "fibers": out,
         },
-        "headline": _headline(out, len(mixed)),
-        "warnings": [],
-    }
+                       headline=_headline(out, len(mixed)),
+                       warnings=[])
     return ExplainResult(summary, pa.Table.from_pylist(table_rows) if table_rows else None)
 
 

@@ -28,13 +28,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._version import __version__
 from .._threads import parallel_map
+from ..core.summary import envelope
 from ..errors import DcbError
 from ..io import arrow as A
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from .replay import (LAMBDAS, parse_tolerance, FIELDS, ReplayResult, break_even, certification_key, split_stats,
                         summarize_policies)
+from ..kernels.leaderboard import (CAL_MAE, CERTIFIED, FD_GLOBAL, FD_MAJORITY, N_CAL, N_OUT, N_TEST, TOL,
+                                   WRONG_CERTIFIED, leaderboard_split)
 
 
 class Board:
@@ -159,8 +161,6 @@ def evaluate_board_split(board: Board, item_cal: np.ndarray, min_support: int, t
     """The kernel's figures for every model on one split: an ``(n_models, 8)`` array (columns
     named in :mod:`dcb_fast.kernels.leaderboard`). ``tolerance`` None: each model's calibration
     MAE."""
-    from ..kernels.leaderboard import N_OUT, leaderboard_split
-
     out = np.zeros((len(board.models), N_OUT))
     counts = np.zeros(len(board.action_values), dtype=np.int64)
     flag = np.zeros(int(np.diff(board.offsets).max(initial=0)), dtype=np.uint8)
@@ -173,8 +173,6 @@ def evaluate_board_split(board: Board, item_cal: np.ndarray, min_support: int, t
 def figures(row: np.ndarray) -> dict:
     """One model's kernel row as the policy figures of :func:`dcb_fast.methods.replay.evaluate_split`:
     ``{policy: (certified fraction, error among certified, false decisions, acquisitions)}``."""
-    from ..kernels.leaderboard import CERTIFIED, FD_GLOBAL, FD_MAJORITY, N_TEST, WRONG_CERTIFIED
-
     W = row[N_TEST]
     cert, wrong = row[CERTIFIED], row[WRONG_CERTIFIED]
     c = float(cert / W)
@@ -223,7 +221,6 @@ def leaderboard_replay(source, group_by: str, id: str, evidence, action: str, to
         raise DcbError(f"two error columns: --tolerance mae:{err_col} and --error {error}; give one")
     err_col = err_col or error
     board, src = read_board(source, group_by, id, evidence, action, err_col, batch_rows)
-    from ..kernels.leaderboard import CAL_MAE, N_CAL, N_TEST, TOL
 
     def one(k):
         out = evaluate_board_split(board, item_split(board.n_items, calib_fraction, seed, k), min_support, tol)
@@ -286,8 +283,10 @@ def _summarize(results, names, tols, maes, board, src, params) -> ReplayResult:
     headline = (f"{len(names)} models x {splits} splits: acting on the benchmark (window majority) "
                 f"{fd_base:.3%} false decisions; certify then acquire {fd_acq:.3%} with {acq:.2%} of items acquired"
                 + (f"; break-even price {lam:.3%} of a false decision (mean over runs)" if lam is not None else ""))
-    summary = {"schema_version": 1, "kind": "replay", "dcb_fast_version": __version__, "parameters": params,
-               "input": src.describe(), "metrics": metrics, "headline": headline}
+    summary = envelope("replay", params,
+                       input=src.describe(),
+                       metrics=metrics,
+                       headline=headline)
     return ReplayResult(summary, table)
 
 

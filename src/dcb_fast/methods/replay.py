@@ -21,15 +21,19 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from .._version import __version__
 from .._threads import parallel_map
+from ..core.summary import envelope
 from ..errors import DcbError
 from ..io import arrow as A
 from ..fibers.state import FiberState
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from ..core.results import Result
-from ..core.rules import OVERLAPPING
+
 from ..fibers.finalize import canonical_order, check_cell_weights
+from ..engines.local import run_partials
+from ..core.validation import check_columns, check_types, fix_rules, resolve_rules
+from ..core.quantiles import mean_abs, mean_signed
+from ..core.rules import Window
 
 POLICIES = ["certify_only", "fiber_majority", "global_majority", "certify_then_acquire"]
 FIELDS = ["certified_fraction", "error_among_certified", "false_decisions", "acquisitions"]
@@ -89,15 +93,14 @@ def read_cells(src, models, action, weight, nulls, rules, threads=None) -> tuple
     ``models`` is ``{name: evidence columns}`` or one list of evidence columns (one model named
     "model"). Returns the cells and the action values in canonical order (``cells.action``
     indexes them)."""
-    from ..engines.local import run_partials
-
     if not isinstance(models, dict):
         models = {"model": list(models)}
     cols = sorted({c for m in models.values() for c in m})
     key = cols + ([weight] if weight else [])
     state = run_partials(src.batches(list(dict.fromkeys(key + [action]))),
+                         # a window column is counted by its exact values: windows are drawn per split
                          lambda: FiberState(key, action, None, nulls, {c: r for c, r in (rules or {}).items()
-                                                                       if c in cols},
+                                                                       if c in cols and not r.overlapping},
                                             shards=threads, expected_rows=src.total_rows),
                          labels=dict(src.parts()))
     if state.n_rows == 0:
@@ -126,7 +129,7 @@ def read_cells(src, models, action, weight, nulls, rules, threads=None) -> tuple
             idx = [cols.index(c) for c in mcols]
             fibers[name] = np.unique(atoms[:, idx], axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
         r = (rules or {}).get(mcols[0])
-        if len(mcols) == 1 and r is not None and r.name == "window":
+        if len(mcols) == 1 and r is not None and r.overlapping:
             j = cols.index(mcols[0])
             values[name] = A.np_values(state.encoders[j].values(), nan_nulls=True)[atoms[:, j]].astype(np.float64)
     w = (A.np_values(state.encoders[k].values(), nan_nulls=True)[atoms[:, k]].astype(np.float64)
@@ -347,8 +350,6 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     >>> round(r.metrics["policies"]["certify_then_acquire"]["false_decisions"]["mean"], 3)
     0.0
     """
-    from .audit import check_columns, check_types, resolve_quantiles, resolve_rules
-
     if models:
         models = {n: ([c.strip() for c in cols.split(",")] if isinstance(cols, str) else list(cols))
                   for n, cols in models.items()}
@@ -377,30 +378,24 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         tolerance, tol_col = parse_tolerance(tolerance)
     rules = resolve_rules(all_cols, rules)
     for col, r in rules.items():
-        if r.name in OVERLAPPING:  # a replay's window is around each test value over the calibration values
+        if r.overlapping:  # a replay's window is around each test value over the calibration values
             raise DcbError(f"rule {r.spec()} for '{col}' is not a replay rule: numeric evidence in a replay uses a "
                            "tolerance window over each split's calibration values; give --tolerance TOL (or "
                            "mae:COLUMN) instead, or a binned rule (quantile:N, width:W)")
     extra = [c for c in [weight, tol_col] + list((score or {}).values()) if c]
     src = open_source(source, all_cols + [action] + extra, batch_rows)
     check_types(src, weight, rules)
-    rules = resolve_quantiles(src, rules)
+    rules = fix_rules(src, rules)
     recorded = {"nulls": nulls, "rules": {c: r.describe() for c, r in rules.items()}}  # they change the result
     if tol_col:
-        from ..core.quantiles import mean_abs
-
         tolerance = mean_abs(lambda: (b.column(tol_col) for _, b in src.batches([tol_col])))
     if tolerance is not None:
-        from ..core.rules import Window
-
         rules = {c: Window(tol=tolerance) for c in all_cols}
     cells, _ = read_cells(src, models, action, weight, nulls, rules, threads)
     if weight:
         check_cell_weights(cells.w, cells.count, weight, cells.n_rows)
     score_means = None
     if score is not None:
-        from ..core.quantiles import mean_signed
-
         score_means = {n: mean_signed(lambda c=c: (b.column(c) for _, b in src.batches([c])))
                        for n, c in score.items()}
 
@@ -468,8 +463,10 @@ def _summarize(results, models, splits, f, seed, s, weight, tol, score, score_me
     headline = (f"acting on the benchmark: {fd_base:.3%} false decisions; certify then acquire: {fd_acq:.3%} "
                 f"with {acq:.2%} of rows acquired" + (f"; break-even price {lam:.3%} of a false decision"
                                                       if lam is not None else ""))
-    summary = {"schema_version": 1, "kind": "replay", "dcb_fast_version": __version__, "parameters": params,
-               "input": src.describe(), "metrics": metrics, "headline": headline}
+    summary = envelope("replay", params,
+                       input=src.describe(),
+                       metrics=metrics,
+                       headline=headline)
     return ReplayResult(summary, table)
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from ..fibers.state import FiberState
 from ..fibers.finalize import _exact_sum, ratio, summarize
+from ..fibers.finalize import tolerate
 
 
 def coarsen(state: FiberState, keep: int) -> FiberState:
@@ -36,8 +37,6 @@ def slice_metrics(state: FiberState, min_support: int, thin: str, max_minority=N
     ascending order (null last)."""
     metrics, fib = summarize(state, min_support, thin)
     if max_minority is not None:
-        from ..fibers.finalize import tolerate
-
         tolerate(state, fib, metrics, min_support, thin, max_minority, confidence)
     keys = state.table_arrays()[0]
     enc = state.encoders[-1]

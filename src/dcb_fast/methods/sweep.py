@@ -16,15 +16,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._version import __version__
+from ..core.summary import envelope
 from ..errors import DcbError
 from ..fibers.state import FiberState
 from ..io import arrow as A
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from ..core.results import Result
 from ..fibers.finalize import summarize, zero_weight_message
-from ..core.rules import Edges, Window, parse_rule
+from ..core.rules import Edges, Quantile, Window, parse_rule
 from .windows import Column
+from .windows import load_column
 
 STANDARD_RULES = ["quantile:5", "quantile:10", "quantile:20", "quantile:40", "knn:25", "knn:50", "knn:100"]
 ERROR_RULES = ["window:mae", "window:q80"]
@@ -114,23 +115,16 @@ def sweep(source, evidence: str, action: str, error: str | None = None, weight: 
         by_rule.append({"rule": spec, "models": len(sel),
                         "median_certifiable": float(np.median(cf)), "mean_certifiable": float(np.mean(cf)),
                         "median_ambiguous": float(np.median(af)), "mean_ambiguous": float(np.mean(af))})
-    summary = {
-        "schema_version": 1,
-        "kind": "sweep",
-        "dcb_fast_version": __version__,
-        "parameters": {"evidence": evidence, "action": action, "weight": weight, "error": error,
+    summary = envelope("sweep", {"evidence": evidence, "action": action, "weight": weight, "error": error,
                        "group_by": group_by, "per_file": per_file, "rules": [s for s, _ in parsed],
                        "min_support": min_support, "thin": thin},
-        "input": src.describe(),
-        "metrics": {"models": len(models), "rows": rows, "by_rule": by_rule},
-        "headline": _headline(by_rule, len(models)),
-    }
+                       input=src.describe(),
+                       metrics={"models": len(models), "rows": rows, "by_rule": by_rule},
+                       headline=_headline(by_rule, len(models)))
     return SweepResult(summary, out)
 
 
 def _sweep_one(name, table, evidence, action, weight, error, parsed, min_support, thin) -> list[dict]:
-    from .windows import load_column
-
     col = load_column([(0, b) for b in table.to_batches()], evidence, action, weight)
     if col.n == 0:
         return []
@@ -148,13 +142,13 @@ def _sweep_one(name, table, evidence, action, weight, error, parsed, min_support
                 raise DcbError(f"model {name}: error column '{error}' has no values for {spec}")
             tol = math.fsum(err_abs) / len(err_abs) if rule == "mae" else float(np.quantile(err_abs, 0.8))
             rule = Window(tol=tol)
-        if rule.name in ("knn", "window"):
+        if rule.overlapping:
             m = col.metrics(rule, min_support, thin)
             med = m["median_window_size"]
-            if rule.name == "window":
+            if isinstance(rule, Window):
                 tol = rule.tol
         else:
-            if rule.name == "quantile":
+            if isinstance(rule, Quantile):  # binned at numpy's quantiles of the in-memory column
                 edges = np.unique(np.quantile(col.values, np.linspace(0, 1, rule.n_bins + 1)))
                 rule = Edges(edges if len(edges) > 1 else [edges[0], edges[0]], source=spec)
             m = _binned(col, rule, min_support, thin)

@@ -11,13 +11,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._version import __version__
+from ..core.results import Result
+from ..core.summary import envelope
 from ..errors import DcbError
+from ..fibers.finalize import _label, audit_headline, audit_warnings, size_distribution, zero_weight_message
+from ..fibers.state import batch_weights
 from ..io import arrow as A
 from ..io.encoding import ColumnEncoder
 from ..kernels import windows as kw
 from ..kernels.sorting import lexsort
-from ..fibers.finalize import _label, size_distribution, zero_weight_message
 
 _SCALE = 1 << 64
 
@@ -46,10 +48,7 @@ class Column:
 
     def window_bounds(self, rule):
         lo, hi = np.empty(self.n, np.int64), np.empty(self.n, np.int64)
-        if rule.name == "knn":
-            kw.knn_bounds(self.values, rule.k, lo, hi)
-        else:
-            kw.tolerance_bounds(self.values, float(rule.tol), lo, hi)
+        rule.bounds(self.values, lo, hi)
         return lo, hi
 
     def metrics(self, rule, min_support: int = 1, thin: str = "ambiguous") -> dict:
@@ -123,9 +122,7 @@ def load_column(batches, column: str, action: str, weight: str | None = None, nu
         ok &= a >= 0
         w = None
         if weight:
-            from ..fibers.state import _weights
-
-            w, null_w = _weights(A.as_array(b.column(weight)), weight)
+            w, null_w = batch_weights(A.as_array(b.column(weight)), weight)
             if null_w is not None:
                 ok &= ~null_w
         dropped += int((~ok).sum())
@@ -139,27 +136,16 @@ def load_column(batches, column: str, action: str, weight: str | None = None, nu
     return Column(values, acodes, weights, enc.values(), dropped)
 
 
-class WindowAuditResult:
-    """An audit whose fibers are windows: ``summary`` (kind "audit", with a ``window`` block)."""
-
-    def __init__(self, summary: dict):
-        self.summary = summary
-
-    @property
-    def metrics(self) -> dict:
-        return self.summary["metrics"]
+class WindowAuditResult(Result):
+    """An audit whose fibers are windows: ``summary`` (kind "audit", with a ``window`` block);
+    its result directory holds the summary alone (no fiber table: every row has its own window)."""
 
     def write(self, out_dir: str, **_ignored) -> dict:
-        from ..io.result_dir import ResultDir
-
-        with ResultDir(out_dir, self.summary) as rd:
-            return rd.commit()
+        return super().write(out_dir)
 
 
 def audit_windows(src, column, action, weight, rule, min_support, thin, nulls, progress=None) -> WindowAuditResult:
     """The audit of one numeric evidence column under a window or knn rule."""
-    from .audit import SCHEMA_VERSION, headline, warnings
-
     cols = [column, action] + ([weight] if weight else [])
     col = load_column(src.batches(cols), column, action, weight, nulls)
     if col.n == 0:
@@ -169,15 +155,10 @@ def audit_windows(src, column, action, weight, rule, min_support, thin, nulls, p
         raise DcbError(zero_weight_message(weight, col.n))
     m = col.metrics(rule, min_support, thin)
     m["window"] = rule.describe()
-    summary = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "audit",
-        "dcb_fast_version": __version__,
-        "parameters": {"evidence": [column], "action": action, "weight": weight, "id": None,
+    summary = envelope("audit", {"evidence": [column], "action": action, "weight": weight, "id": None,
                        "min_support": min_support, "thin": thin, "nulls": nulls, "rules": {column: rule.describe()}},
-        "input": {**src.describe(), "rows_read": col.n + col.dropped},
-        "metrics": m,
-        "headline": headline(m),
-        "warnings": warnings(m),
-    }
+                       input={**src.describe(), "rows_read": col.n + col.dropped},
+                       metrics=m,
+                       headline=audit_headline(m),
+                       warnings=audit_warnings(m))
     return WindowAuditResult(summary)

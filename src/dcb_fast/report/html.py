@@ -13,74 +13,21 @@ even a value that slipped past escaping could neither run nor fetch anything.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Callable
 
 from ..errors import DcbError
+from ..io.result_dir import record
+from ..io.writers import atomic_path, prepare_dir
+from . import kinds  # noqa: F401  (importing it registers the built-in kinds)
 from . import plots
 from .blocks import Html, esc, join, kv_table, table, tag, truncate
+from .registry import _KINDS, DEFAULT_TOP_K, Context, KindRenderer, register_kind  # noqa: F401  (the public names)
 
-DEFAULT_TOP_K = 50
 MATPLOTLIB_NOTE = 'Plots are shown as tables: pip install "dcb-fast[report]" adds the plots (matplotlib).'
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
-@dataclass
-class Context:
-    """What a renderer works from: the summary, the tables found beside it (pyarrow tables by
-    name, e.g. ``fibers``), the top-k bound, and the sections it had to leave out."""
-
-    summary: dict
-    tables: dict = field(default_factory=dict)
-    top_k: int = DEFAULT_TOP_K
-    skipped: list = field(default_factory=list)
-
-    @property
-    def metrics(self) -> dict:
-        m = self.summary.get("metrics")
-        return m if isinstance(m, dict) else {}
-
-    @property
-    def parameters(self) -> dict:
-        p = self.summary.get("parameters")
-        return p if isinstance(p, dict) else {}
-
-    def part(self, name: str, build: Callable, *args) -> Html:
-        """Build one section; when the summary lacks what it needs, record it and go on."""
-        try:
-            return build(self, *args) or Html("")
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
-            what = f"missing {exc}" if isinstance(exc, KeyError) else type(exc).__name__
-            self.skipped.append(f"{name} ({what})")
-            return Html("")
-
-
-@dataclass
-class KindRenderer:
-    kind: str
-    title: str
-    render: Callable[[Context], list]
-    tables: tuple = ()  # names of the tables (files beside summary.json) this kind can use
-
-
-_KINDS: dict[str, KindRenderer] = {}
-
-
-def register_kind(kind: str, title: str, tables: tuple = ()):
-    """Decorator: register ``fn(ctx) -> [Html sections]`` as the renderer of summaries of
-    ``kind``; ``tables`` names the saved tables (``fibers`` for ``fibers.parquet``) that
-    ``dcb report`` should load for it."""
-    def deco(fn):
-        _KINDS[kind] = KindRenderer(kind, title, fn, tuple(tables))
-        return fn
-
-    return deco
-
-
 def renderer_for(kind) -> KindRenderer:
     """The renderer registered for ``kind``, else the generic one."""
-    from . import kinds  # noqa: F401  (registers the built-in kinds)
-
     return _KINDS.get(kind) or _KINDS["*"]
 
 
@@ -96,6 +43,7 @@ def render_report(summary: dict, tables: dict | None = None, top_k: int = DEFAUL
     >>> page.startswith("<!DOCTYPE html>") and "33.33%" in page
     True
     """
+    summary = getattr(summary, "summary", summary)  # a Result renders as its summary
     if not isinstance(summary, dict):
         raise DcbError("a report needs a summary dict (the summary.json of a dcb command)")
     tables = {k: v for k, v in (tables or {}).items() if v is not None}
@@ -125,8 +73,6 @@ def render_report(summary: dict, tables: dict | None = None, top_k: int = DEFAUL
 def write_report(path: str, summary: dict, tables: dict | None = None, top_k: int = DEFAULT_TOP_K) -> str:
     """Render the report and write it to ``path`` atomically (parent directories are created).
     Returns the path."""
-    from ..io.writers import atomic_path, prepare_dir
-
     page = render_report(summary, tables, top_k=top_k)
     d = os.path.dirname(os.path.abspath(path))
     prepare_dir(d)
@@ -135,7 +81,6 @@ def write_report(path: str, summary: dict, tables: dict | None = None, top_k: in
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(page)
-    from ..io.result_dir import record
 
     record(path)
     return path

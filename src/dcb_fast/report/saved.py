@@ -7,6 +7,8 @@ import os
 from ..errors import DcbError
 from ..io.result_dir import verify
 from .schema import upgrade
+from .html import renderer_for
+from .tables import needed_columns
 
 TABLE_EXTENSIONS = (".parquet", ".csv")
 
@@ -19,8 +21,6 @@ def read_result_dir(path: str) -> tuple[dict, dict]:
     of millions of rows and is never read. A directory whose files are not one run's set (see
     :func:`dcb_fast.io.result_dir.verify`) is refused.
     """
-    from .html import renderer_for
-
     if os.path.isfile(path) and os.path.basename(path) == "summary.json":
         path = os.path.dirname(path) or "."
     if not os.path.exists(path):
@@ -48,8 +48,6 @@ def _read_table(path: str, ext: str):
     try:
         if ext == ".parquet":
             import pyarrow.parquet as pq
-
-            from .tables import needed_columns
 
             return pq.read_table(path, columns=needed_columns(pq.read_schema(path).names))
         import pyarrow.csv as pcsv

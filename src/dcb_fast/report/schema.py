@@ -13,9 +13,9 @@ import json
 import os
 from typing import Callable
 
+from ..core.summary import SCHEMA_VERSION
 from ..errors import DcbError
 
-SCHEMA_VERSION = 1
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "summary.schema.json")
 
 # MIGRATIONS[v] turns a summary of schema_version v into one of version v + 1 (none yet).

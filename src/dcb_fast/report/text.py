@@ -354,3 +354,77 @@ def render_explain(summary: dict) -> str:
         lines.append(f"      examples ({f['examples_by']}): {ex}")
     lines += ["", "  " + summary["headline"]]
     return "\n".join(lines)
+
+
+def _pct6(x) -> str:
+    return "     -" if x is None else f"{100.0 * x:6.2f}%"
+
+
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def _row(label: str, cov, width) -> str:
+    return f"  {label[:43]:<44s}{_pct6(cov):>8s}  {'' if width is None else _num(width):>8s}".rstrip()
+
+
+def render_channels(summary: dict) -> str:
+    """The summary of :func:`dcb_fast.methods.channels.check_channels` as a terminal table."""
+    p, m = summary["parameters"], summary["metrics"]
+    files = summary["input"].get("files") or []
+    src = f"{len(files)} file{'s' if len(files) != 1 else ''}" if files else "in-memory table"
+    dp = f" (deployment prediction: {p['deploy_pred']})" if p["deploy_pred"] != p["pred"] else ""
+    lines = [
+        f"dcb channels  prediction: {p['pred']}{dp}  benchmark label: {p['bench_label']}  "
+        f"deployment label: {p['deploy_label']}  alpha: {p['alpha']:g}",
+        f"  input        {src}, {m['n_rows']:,} rows used, {m['dropped_rows']:,} dropped; "
+        f"{m['n_calibration']:,} calibration / {m['n_test']:,} test (seed {p['seed']})",
+        "",
+        f"  {'interval':<44s}{'coverage':>8s}  {'width':>8s}",
+        _row(f"benchmark: calibrated on {p['bench_label']}", m["benchmark_coverage"], m["width_bench"]),
+        _row(f"transfer:  same interval on {p['deploy_label']}", m["transfer_coverage"], m["width_bench"]),
+        _row(f"oracle:    calibrated on {p['deploy_label']}", m["deployment_coverage"], m["width_deploy"]),
+        _row("target", m["target_coverage"], None),
+    ]
+    if m.get("groups") is not None:
+        mo = m["mondrian"]
+        lines += [
+            "",
+            f"  per {p['group_by']} (Mondrian: one interval per group)",
+            f"  pooled over groups: benchmark {_pct6(mo['benchmark_coverage']).strip()}, "
+            f"transfer {_pct6(mo['transfer_coverage']).strip()}, oracle {_pct6(mo['deployment_coverage']).strip()}",
+            f"  {'group':<16s} {'calib':>6s} {'test':>6s}  {'bench':>7s} {'transfer':>8s} {'oracle':>7s}  "
+            f"{'width b':>8s} {'width d':>8s}",
+        ]
+        for g in m["groups"][:50]:
+            wb = None if g["q_bench"] is None else 2 * g["q_bench"]
+            wd = None if g["q_deploy"] is None else 2 * g["q_deploy"]
+            lines.append(
+                f"  {str(g['group'])[:16]:<16s} {g['n_calibration']:>6,} {g['n_test']:>6,}  "
+                f"{_pct6(g['benchmark_coverage'])} {_pct6(g['transfer_coverage']):>8s} {_pct6(g['deployment_coverage'])}  "
+                f"{_num(wb):>8s} {_num(wd):>8s}" + ("  too small" if g["too_small"] else ""))
+        if len(m["groups"]) > 50:
+            lines.append(f"  ... {len(m['groups']) - 50} more groups (--format json lists all)")
+    lines += ["", "  " + summary["headline"]]
+    return "\n".join(lines)
+
+
+def render_acquisition(summary: dict) -> str:
+    """The text table of an acquisition replay: per policy and step, the modal probe and the
+    held-out certified fraction (mean, p10-p90), false decisions and error among certified."""
+    m, p = summary["metrics"], summary["parameters"]
+    lines = [f"dcb acquire  evidence: {', '.join(p['evidence'])}  action: {p['action']}  probes: {', '.join(p['probes'])}",
+             f"  {m['splits']} splits ({p['split']}, seed {p['seed']}), calibration {m['n_calibration']} of "
+             f"{m['n_rows']} rows, min support {p['min_support']}, ties to the lexically {p['tie_break']} probe", "",
+             f"  {'policy':<18}{'step':>4}  {'modal probe':<22}{'certified':>10}  {'p10-p90':<17}"
+             f"{'false dec.':>10}{'err|cert':>10}"]
+    for name, steps in m["policies"].items():
+        for s in steps:
+            cf, err = s["certified_fraction"], s["error_among_certified"]
+            modal = f"{s['modal_probe']} ({s['modal_count']})" if s["step"] else "(evidence)"
+            e = f"{err['mean']:.2%}" if err["mean"] is not None else "-"
+            lines.append(f"  {name.replace('_', '-') if s['step'] == 0 else '':<18}{s['step']:>4}  {modal:<22}"
+                         f"{cf['mean']:>10.2%}  {cf['p10']:.2%}-{cf['p90']:.2%}".ljust(77)
+                         + f"{s['false_decisions']['mean']:>10.3%}{e:>10}")
+    lines += ["", "  " + summary["headline"]]
+    return "\n".join(lines)

@@ -18,6 +18,10 @@ import tempfile
 import time
 
 from .synth import EVIDENCE
+from ..methods.audit import audit
+from .._jit import default_threads
+from .synth import write_log
+from ..errors import DcbError
 
 ACTION = "route"
 WEIGHT = "requests"
@@ -29,8 +33,6 @@ INSTALL_HINT = "pip install 'dcb-fast[bench]'"
 
 def audit_ours(source, evidence=EVIDENCE, action=ACTION, weight=WEIGHT, threads=None) -> dict:
     """Our audit, reduced to the numbers every baseline computes exactly."""
-    from ..methods.audit import audit
-
     m = audit(source, evidence=list(evidence), action=action, weight=weight, threads=threads).metrics
     return {"fibers": m["n_fibers"], "mixed": m["n_mixed_fibers"],
             "certified": m["certifiable_fraction"] * m["total_weight"],
@@ -131,7 +133,6 @@ def machine() -> dict:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         mem = None
-    from .._jit import default_threads
 
     return {"cpu": cpu, "cores": default_threads(), "memory_bytes": mem, "python": platform.python_version()}
 
@@ -139,8 +140,6 @@ def machine() -> dict:
 def log_path(rows: int, directory: str, seed: int = 0) -> str:
     """The generated log for ``rows`` rows in ``directory`` (written by the seeded generator on
     first use, reused after)."""
-    from .synth import write_log
-
     path = os.path.join(directory, f"dcb_bench_log_{rows}_s{seed}.parquet")
     if not os.path.exists(path):
         write_log(path, rows=rows, seed=seed, row_group_rows=min(rows, 1 << 20))
@@ -160,8 +159,6 @@ def run(rows: int = 1_000_000, repeat: int = 3, data_dir: str | None = None, eng
     (engine -> reason) and ``results`` (one entry per engine: median and all times in seconds,
     rows/s, ``ratio`` = its median / ours, ``agrees``).
     """
-    from ..errors import DcbError
-
     if rows < 1000:
         raise DcbError(f"rows must be at least 1000, got {rows}")
     if repeat < 1:

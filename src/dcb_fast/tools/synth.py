@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 import pyarrow as pa
+from ..io.writers import atomic_path
 
 LANGS = ["en", "es", "de", "fr", "ja", "pt", "zh", "it", "ko", "nl", "ru", "tr"]
 ACTIONS = ["serve", "route", "hold"]
@@ -104,8 +105,6 @@ def production_log(rows: int, seed: int = 0, chunk_rows: int = 1 << 20, strings:
 def write_log(path: str, rows: int, seed: int = 0, fmt: str | None = None, chunk_rows: int = 1 << 20,
               row_group_rows: int = 1 << 20, strings: str = "dictionary") -> str:
     """Write a generated log to ``path`` (Parquet, Arrow IPC or CSV by extension), atomically."""
-    from ..io.writers import atomic_path
-
     fmt = fmt or {".parquet": "parquet", ".arrow": "ipc", ".feather": "ipc", ".csv": "csv"}.get(
         os.path.splitext(path)[1].lower(), "parquet")
     with atomic_path(path) as tmp:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import plots
 from ..blocks import PALETTE, Html, cards, figure, pct, section, table
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 
 @register_kind("acquisition", "dcb acquisition report")

@@ -7,7 +7,7 @@ from .. import plots
 from .. import tables as T
 from ..blocks import (CLASS_COLORS, PALETTE, Html, cards, figure, join, legend, num, pct, section, share_bar,
                       table, tag, truncate)
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 CLASS_SEGMENTS = [(c, CLASS_COLORS[c]) for c in T.CLASSES]
 MAX_ACTIONS = 20  # rows in the per-action plot; the rest are summed into one "other" row

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import plots
 from ..blocks import CLASS_COLORS, PALETTE, Html, cards, figure, num, pct, section, table
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 COLORS = {"benchmark": PALETTE[0], "transfer": CLASS_COLORS["ambiguous"], "oracle": CLASS_COLORS["certified"]}
 MAX_GROUPS_PLOTTED = 30

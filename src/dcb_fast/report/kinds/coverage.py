@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import plots
 from .. import tables as T
 from ..blocks import CLASS_COLORS, PALETTE, Html, cards, figure, num, pct, section, table, truncate
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 MAX_BARS = 30
 SPLIT = [("certified", "certified_coverage"), ("ambiguous", "ambiguous_coverage"), ("thin", "thin_coverage"),

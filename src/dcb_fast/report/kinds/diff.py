@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import plots
 from ..blocks import CLASS_COLORS, PALETTE, Html, cards, figure, num, pct, section, table
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 CHANGES = [("lost", "lost certification", CLASS_COLORS["ambiguous"]),
            ("gained", "gained certification", CLASS_COLORS["certified"]),

@@ -4,7 +4,7 @@ each one's actions, the split it induces and example rows."""
 from __future__ import annotations
 
 from ..blocks import Html, cards, join, num, pct, section, table
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 
 @register_kind("explain", "dcb explain report")

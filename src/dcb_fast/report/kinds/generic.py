@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..blocks import Html, pct, scalar_items, section, table
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 LIMIT = 200
 

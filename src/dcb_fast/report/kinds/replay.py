@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import plots
 from ..blocks import PALETTE, Html, cards, figure, num, pct, section, table
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 STATS = ("certified_fraction", "error_among_certified", "false_decisions", "acquisitions")
 MAX_POLICIES = 20

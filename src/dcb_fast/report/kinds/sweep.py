@@ -6,7 +6,7 @@ import statistics
 
 from .. import plots
 from ..blocks import Html, cards, figure, num, pct, section, table
-from ..html import Context, register_kind
+from ..registry import Context, register_kind
 
 MAX_RULES = 30
 
