@@ -49,7 +49,7 @@ class KeyIndex:
         n = len(columns[0]) if columns else 0
         if n:
             keys = np.repeat(np.arange(n, dtype=np.int64)[:, None], len(self.names), axis=1)
-            self.state._add_cells(list(columns), keys, pa.array([True]), np.zeros(n, np.int64),
+            self.state.add_cells(list(columns), keys, pa.array([True]), np.zeros(n, np.int64),
                                   np.arange(1, n + 1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64))
         self._rows = self.state.table_arrays()[1][:, 0] - 1
 

@@ -72,7 +72,7 @@ def classify(state, min_support: int = 1, skip_thin: bool = False, keep: bool = 
     other per-fiber arrays are empty): enough for the summary, 9 bytes a fiber instead of 57."""
     state.flush()
     nf = state.n_fibers
-    na = state._na
+    na = state.n_action_slots
     arank = state.action_encoder.sort_ranks()
     if len(arank) < na:
         arank = np.concatenate([arank, np.arange(len(arank), na)])
@@ -85,10 +85,10 @@ def classify(state, min_support: int = 1, skip_thin: bool = False, keep: bool = 
     acc = np.zeros((kf.ACC_ACTION + 2 * na, 2), np.int64)
     cnt = np.zeros(kf.CNT_ACTION + 3 * na, np.int64)
     off = 0
-    for sh in state._shards:
+    for sh in state.partition_records:
         sl = slice(off, off + sh.nf)
         kept = sl if keep else slice(0, 0)
-        kf.finalize_shard(sh.rec, sh.nf, state._kw, na, bool(state.weight), arank, int(min_support), skip_thin,
+        kf.finalize_shard(sh.rec, sh.nf, state.key_words, na, bool(state.weight), arank, int(min_support), skip_thin,
                           support[sl], tot_hi[kept], tot_lo[kept], major[kept], maj_hi[kept], maj_lo[kept],
                           n_actions[kept], cls[sl], acc, cnt)
         off += sh.nf
@@ -135,7 +135,7 @@ def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bi
     W = total(kf.ACC_TOTAL)
     check_total_weight(W, state.weight, state.n_rows)
     # actions seen only in dropped rows may have codes beyond the counted columns
-    present = [a for a in np.argsort(arank) if a < state._na and cnt[kf.CNT_ACTION + 3 * a] > 0]
+    present = [a for a in np.argsort(arank) if a < state.n_action_slots and cnt[kf.CNT_ACTION + 3 * a] > 0]
     certified_weight, certified_rows, certified_fibers, prevalence = {}, {}, {}, {}
     for a in present:
         lab = labels[a]
@@ -146,7 +146,7 @@ def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bi
     n_fibers, n_mixed = int(cnt[kf.CNT_FIBERS]), int(cnt[kf.CNT_MIXED])
     counted = fib.support if thin != "skip" else fib.support[fib.cls != 2]
     metrics = {
-        "n_rows": int(sum(cnt[kf.CNT_ACTION + 3 * a] for a in range(state._na))),
+        "n_rows": int(sum(cnt[kf.CNT_ACTION + 3 * a] for a in range(state.n_action_slots))),
         "total_weight": as_float(W),
         "dropped_rows": state.dropped_rows,
         "n_fibers": n_fibers,

@@ -12,27 +12,25 @@ re-coding the other state's dictionaries into this one's.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 import pyarrow as pa
 
-from .._version import __version__
 from .._jit import default_threads
 from .._threads import parallel_map
 from ..errors import DcbError
+from . import serialize
+from .serialize import STATE_VERSION  # noqa: F401  (part of this module's interface)
 from .store import DenseTables, Partitions
 from ..io import arrow as A
 from ..io.encoding import ColumnEncoder
 from ..kernels import counting as kc
-from ..core.rules import Rule, exact, parse_rule, refuse_overlapping
+from ..core.rules import Rule, exact, refuse_overlapping
 
-STATE_FORMAT = "dcb_fast.fiber_state"
 DEFAULT_MAX_FIBERS = int(os.environ.get("DCB_FAST_MAX_FIBERS", 50_000_000))
 _DENSE_CELLS = 1 << 16  # key spaces up to this many cells are counted without hashing (tests lower it)
 _PARALLEL_ROWS = 1 << 15  # below this many rows a batch is not worth splitting over threads
-STATE_VERSION = 1
 _MAX_WEIGHT = float(2**62)
 _MAX_INT_WEIGHT = 1 << 62
 
@@ -67,7 +65,7 @@ class FiberState:
         self.rows_read = 0
         self._dropped = 0
         self.threads = default_threads() if shards is None else max(1, int(shards))
-        self._kw = (len(self.evidence) + 1) // 2
+        self.key_words = (len(self.evidence) + 1) // 2
         reserve = min(expected_rows, self.max_fibers) if expected_rows else 0
         self._parts = Partitions(len(self.evidence), bool(self.weight), self.threads, reserve, capacity)
         self._parts.max_fibers = self._check_fibers
@@ -77,7 +75,7 @@ class FiberState:
         self._dense_off = False  # the key space outgrew the dense table once: hash from then on
 
     @property
-    def _na(self) -> int:
+    def n_action_slots(self) -> int:
         """Action columns in a record; grows as actions appear."""
         return self._parts.na
 
@@ -90,8 +88,8 @@ class FiberState:
     @property
     def n_rows(self) -> int:
         self._settle()
-        kw, na = self._kw, self._na
-        return int(sum(sh.rec[:, kw : kw + na].sum() for sh in self._shards))
+        kw, na = self.key_words, self.n_action_slots
+        return int(sum(sh.rec[:, kw : kw + na].sum() for sh in self.partition_records))
 
     @property
     def dropped_rows(self) -> int:
@@ -257,7 +255,7 @@ class FiberState:
         self._flush_dense()
         self.rows_read += other.rows_read
         self._dropped += other.dropped_rows
-        self._add_cells(*other._cells())
+        self.add_cells(*other.cells())
         return self
 
     def _check_compatible(self, other: "FiberState") -> None:
@@ -272,7 +270,7 @@ class FiberState:
                 raise DcbError(f"cannot merge partial states: column '{c}' uses rule {other.rules[c].spec()} "
                                f"in one and {self.rules[c].spec()} in the other")
 
-    def _cells(self):
+    def cells(self):
         """(per-column dictionaries, fiber codes, action dictionary, long-format cells)."""
         keys, counts, whi, wlo = self.table_arrays()
         fib, act = np.nonzero(counts)
@@ -281,7 +279,7 @@ class FiberState:
         lo = wlo[fib, act] if self.weight else np.zeros(0, dtype=np.uint64)
         return [e.values() for e in self.encoders], keys[fib], self.action_encoder.values(), act, cnt, hi, lo
 
-    def _add_cells(self, dicts, keys, action_dict, act, cnt, hi, lo) -> None:
+    def add_cells(self, dicts, keys, action_dict, act, cnt, hi, lo) -> None:
         n = len(act)
         if n == 0:
             return
@@ -292,72 +290,34 @@ class FiberState:
         self._insert(codes, acodes, cnt=np.ascontiguousarray(cnt, dtype=np.int64),
                      chi=np.ascontiguousarray(hi, dtype=np.int64), clo=np.ascontiguousarray(lo, dtype=np.uint64))
 
-    # -- serialization ----------------------------------------------------------------------------
+    # -- serialization (the format: fibers/serialize.py) ---------------------------------------------
     def to_arrow(self) -> pa.Table:
-        """The state as a long table, one row per (fiber, action) cell: evidence and action
-        columns dictionary-encoded (indices are this state's codes), ``__rows``, and for weighted
-        audits ``__weight_int``/``__weight_frac`` (the exact 128-bit weight). Schema metadata
-        carries the rest."""
-        dicts, keys, action_dict, act, cnt, hi, lo = self._cells()
-        cols, names = [], []
-        for j, c in enumerate(self.evidence):
-            cols.append(pa.DictionaryArray.from_arrays(pa.array(keys[:, j], pa.int32()), dicts[j]))
-            names.append(c)
-        cols.append(pa.DictionaryArray.from_arrays(pa.array(act.astype(np.int32), pa.int32()), action_dict))
-        names.append(self.action or "__action")
-        cols.append(pa.array(cnt, pa.int64()))
-        names.append("__rows")
-        if self.weight:
-            cols += [pa.array(hi, pa.int64()), pa.array(lo, pa.uint64())]
-            names += ["__weight_int", "__weight_frac"]
-        meta = {
-            "format": STATE_FORMAT, "version": STATE_VERSION, "dcb_fast": __version__,
-            "evidence": self.evidence, "action": self.action, "weight": self.weight, "nulls": self.nulls,
-            "rules": {c: self.rules[c].spec() for c in self.evidence},
-            "rows_read": self.rows_read, "dropped_rows": self.dropped_rows,
-        }
-        table = pa.Table.from_arrays(cols, names=names)
-        return table.replace_schema_metadata({"dcb_fast": json.dumps(meta)})
+        """The state as a long Arrow table, one row per (fiber, action) cell (see ``serialize``)."""
+        return serialize.to_arrow(self)
 
     def to_ipc(self) -> bytes:
         """Serialize to Arrow IPC stream bytes (what moves between processes and machines)."""
-        sink = pa.BufferOutputStream()
-        table = self.to_arrow()
-        with pa.ipc.new_stream(sink, table.schema) as w:
-            w.write_table(table)
-        return sink.getvalue().to_pybytes()
+        return serialize.to_ipc(self.to_arrow())
 
     @classmethod
     def from_arrow(cls, table: pa.Table, shards: int | None = None) -> "FiberState":
-        meta = _state_meta(table)
-        rules = {c: parse_rule(s) for c, s in meta["rules"].items()}
-        st = cls(meta["evidence"], meta["action"], meta["weight"], meta["nulls"], rules=rules, shards=shards)
-        st.rows_read = int(meta["rows_read"])
-        st._dropped = int(meta["dropped_rows"])
-        if table.num_rows:
-            table = table.combine_chunks()
-            dicts = [A.as_array(table[c]).dictionary for c in st.evidence]
-            keys = np.stack([A.np_values(A.as_array(table[c]).indices) for c in st.evidence], axis=1)
-            act_arr = A.as_array(table[st.action or "__action"])
-            hi = A.np_values(table["__weight_int"]) if st.weight else np.zeros(0, dtype=np.int64)
-            lo = A.np_values(table["__weight_frac"]) if st.weight else np.zeros(0, dtype=np.uint64)
-            st._add_cells(dicts, keys, act_arr.dictionary, A.np_values(act_arr.indices), A.np_values(table["__rows"]), hi, lo)
-        return st
+        return serialize.from_arrow(cls, table, shards)
 
     @classmethod
     def from_ipc(cls, data: bytes, shards: int | None = None) -> "FiberState":
-        try:
-            table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-        except pa.ArrowInvalid as exc:
-            raise DcbError(f"not a dcb_fast partial state (Arrow IPC could not be read: {exc})") from None
-        return cls.from_arrow(table, shards=shards)
+        return cls.from_arrow(serialize.read_ipc(data), shards=shards)
+
+    def restore_totals(self, rows_read: int, dropped: int) -> None:
+        """Set the rows read and dropped (a state read back from its serialized form)."""
+        self.rows_read = int(rows_read)
+        self._dropped = int(dropped)
 
     # -- internals ------------------------------------------------------------------------------
     def _ensure_actions(self, acodes: np.ndarray) -> None:
         top = max(int(acodes.max(initial=-1)) + 1, len(self.action_encoder))
-        if top <= self._na:
+        if top <= self.n_action_slots:
             return
-        self._parts.widen(top if top <= 4 else max(top, 2 * self._na))  # exact fit for the usual few actions
+        self._parts.widen(top if top <= 4 else max(top, 2 * self.n_action_slots))  # exact fit for the usual few actions
 
     def _check_fibers(self, nf: int) -> None:
         if nf > self.max_fibers:
@@ -375,7 +335,7 @@ class FiberState:
         self._settle()
         if self._cache is not None:
             return self._cache
-        k, kw, na = len(self.evidence), self._kw, self._na
+        k, kw, na = len(self.evidence), self.key_words, self.n_action_slots
         nf = self.n_fibers
         keys = np.empty((nf, k), dtype=np.int32)
         counts = np.empty((nf, na), dtype=np.int64)
@@ -391,7 +351,7 @@ class FiberState:
         return self._cache
 
     @property
-    def _shards(self) -> list:
+    def partition_records(self) -> list:
         """The non-empty partitions' tables, in :meth:`table_arrays` order: each has ``rec`` (its
         records) and ``nf`` (its fibers)."""
         self._settle()
@@ -437,20 +397,6 @@ class Part(tuple):
 
     rec = property(lambda self: self[0])
     nf = property(lambda self: self[1])
-
-
-def _state_meta(table: pa.Table) -> dict:
-    raw = (table.schema.metadata or {}).get(b"dcb_fast")
-    try:
-        meta = json.loads(raw) if raw else None
-    except ValueError:
-        meta = None
-    if not meta or meta.get("format") != STATE_FORMAT:
-        raise DcbError("not a dcb_fast partial state (missing or foreign metadata)")
-    if meta.get("version") != STATE_VERSION:
-        raise DcbError(f"partial state version {meta.get('version')} is not supported by this dcb_fast "
-                       f"(expects {STATE_VERSION}); rebuild it with the same version")
-    return meta
 
 
 def _column(batch, name):

@@ -315,7 +315,7 @@ def _codes_and_summaries(state: FiberState, prefix: str) -> dict:
     """The atoms' codes and their :meth:`Atoms.summarize` arrays, read from the fiber table's
     records shard by shard (the per-action columns of the records, as views): the per-action
     counts and weights of millions of atoms are never copied out."""
-    nf, k, kw, na = state.n_fibers, len(state.evidence), state._kw, state._na
+    nf, k, kw, na = state.n_fibers, len(state.evidence), state.key_words, state.n_action_slots
     weighted = state.weight is not None
     codes = np.empty((nf, k), np.int32)
     out = {f"{prefix}rows": np.empty(nf, np.int64), f"{prefix}thi": np.empty(nf, np.int64),

@@ -22,9 +22,9 @@ def coarsen(state: FiberState, keep: int) -> FiberState:
     ev = state.evidence[:keep]
     out = FiberState(ev, state.action, state.weight, state.nulls, {c: state.rules[c] for c in ev}, shards=1,
                      max_fibers=state.max_fibers)
-    dicts, keys, adict, act, cnt, hi, lo = state._cells()
+    dicts, keys, adict, act, cnt, hi, lo = state.cells()
     if len(act):
-        out._add_cells(dicts[:keep], np.ascontiguousarray(keys[:, :keep]), adict, act, cnt, hi, lo)
+        out.add_cells(dicts[:keep], np.ascontiguousarray(keys[:, :keep]), adict, act, cnt, hi, lo)
     out.rows_read = state.rows_read
     out._dropped = state.dropped_rows
     return out
