@@ -886,3 +886,217 @@ def information_gain_oracle(rows, column, action, weight=None):
     W = sum(allc.values())
     return h(allc) - sum(float(sum(c.values()) / W) * h(c) for c in by.values())
 
+
+
+# --- coverage by SQL (SPEC section 4; moved here from tests/test_coverage.py, issue 17) ---
+
+
+def coverage_sql_oracle(cal, prod, s, weight=True):
+    """SPEC 4's coverage of production ``prod`` by the certificate of ``cal`` (Arrow tables with
+    evidence ``a``, ``b``, action ``d``, weight ``w``), written as SQL joins on values: the
+    calibration fibers (nulls dropped) and their classes, then a left join of every production
+    row. Every production row is traffic: null evidence finds no calibration key (unseen); false
+    decisions of the certificate are a share of the rows whose true action is known."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("cal", cal)
+    con.register("prod", prod)
+    wc = "w" if weight else "1.0::double"
+    con.execute(f"""
+        create table fib as
+        with cells as (select a, b, d, count(*) n, sum({wc}) wt from cal
+                       where a is not null and b is not null and d is not null group by all),
+             f as (select a, b, sum(n) n, count(*) nact, arg_max(d, wt) maj from cells group by all)
+        select a, b, case when n < {s} then 'thin' when nact > 1 then 'ambiguous' else 'certified' end cls,
+               case when n >= {s} and nact = 1 then maj end act from f""")
+    pw = "p.w" if weight else "1.0::double"
+    rows = con.execute(f"""
+        select coalesce(f.cls, 'unseen') cls, sum({pw}) w,
+               sum(case when f.cls = 'certified' and p.d is not null and p.d <> f.act then {pw} else 0 end) fd,
+               sum(case when p.d is not null then {pw} else 0 end) lab
+        from prod p left join fib f on p.a = f.a and p.b = f.b
+        group by all""").fetchall()
+    tot = sum(r[1] for r in rows)
+    by = {r[0]: r[1] / tot for r in rows}
+    fd = sum(r[2] for r in rows) / sum(r[3] for r in rows)
+    return {"certified": by.get("certified", 0.0), "ambiguous": by.get("ambiguous", 0.0),
+            "thin": by.get("thin", 0.0), "unseen": by.get("unseen", 0.0), "fd_cert": fd}
+
+
+# --- replay policies with pandas (SPEC section 6; moved here from tests/test_replay.py, issue 17) ---
+
+
+def replay_pandas_oracle(df, s, tol=None):
+    """The four policies of SPEC 6 on one split, the obvious way with pandas. ``df`` has a row
+    per input row: ``fiber`` (evidence key), ``value`` (the numeric evidence, for ``tol``),
+    ``action``, ``w`` and ``part`` ('cal' or 'test'). ``tol``: the fiber of a test row is every
+    calibration row within ``tol`` of its value (a window with fewer than ``s`` rows takes the
+    global majority). Returns ``{policy: [certified, error among certified (NaN when nothing
+    is certified), false decisions, acquisitions]}`` as shares of the test weight."""
+    cal, test = df[df.part == "cal"], df[df.part == "test"]
+    glob = cal.groupby("action")["w"].sum()
+    g = sorted(glob.index[glob == glob.max()])[0]
+    W = test.w.sum()
+    cert_w = wrong = fd_major = 0.0
+    for _, r in test.iterrows():
+        if tol is None:
+            mine = cal[cal.fiber == r.fiber]
+        else:
+            mine = cal[(cal.value - r.value).abs() <= tol]
+        rows = mine.groupby("action").size()
+        wts = mine.groupby("action")["w"].sum()
+        certified = len(mine) >= s and len(rows) == 1
+        if certified:
+            cert_w += r.w
+            wrong += r.w * (rows.index[0] != r.action)
+        # a window with fewer than s calibration rows uses the global majority (SPEC 6)
+        local = len(mine) >= (s if tol is not None else 1)
+        major = sorted(wts.index[wts == wts.max()])[0] if local else g
+        fd_major += r.w * (major != r.action)
+    c = cert_w / W
+    e = wrong / cert_w if cert_w else float("nan")  # undefined when nothing is certified (SPEC 6)
+    fd_g = (test.w * (test.action != g)).sum() / W
+    return {"certify_only": [c, e, wrong / W, 0.0],
+            "fiber_majority": [1.0, fd_major / W, fd_major / W, 0.0],
+            "global_majority": [1.0, fd_g, fd_g, 0.0],
+            "certify_then_acquire": [c, e, wrong / W, 1.0 - c]}
+
+
+# --- split conformal on a table (SPEC section 7; moved here from tests/test_channels.py, issue 17) ---
+
+
+def conformal_rank_oracle(n: int, alpha: str) -> int:
+    """SPEC 7's level ``(1 - alpha)(n + 1) / n`` as a rank: ceil((n + 1)(1 - alpha)) in exact
+    rational arithmetic (uncapped; ``alpha`` as a decimal string so that it is exact)."""
+    return math.ceil((n + 1) * (1 - Fraction(alpha)))
+
+
+def split_conformal_quantile_oracle(scores, alpha: str):
+    """SPEC 7's q: the k-th smallest score, k = min(n, ceil((n + 1)(1 - alpha)))."""
+    s = sorted(scores)
+    return s[min(len(s), conformal_rank_oracle(len(s), alpha)) - 1]
+
+
+def channels_check_oracle(t, alpha, f, seed, pd="p"):
+    """SPEC 7 on a table ``t`` (prediction ``p``, benchmark label ``yb``, deployment label ``yd``,
+    deployment prediction ``pd``): a permutation from a generator seeded ``seed``, its first
+    round(f n) rows calibration; q on each channel's calibration |residuals|; coverage of the
+    closed interval on the test rows (transfer: the benchmark q on deployment labels)."""
+    import numpy as np
+
+    d = {c: np.asarray(t.column(c).to_pylist(), dtype=float) for c in ["p", "yb", "yd", pd]}
+    n = t.num_rows
+    perm = np.random.default_rng(seed).permutation(n)
+    cal, test = perm[: round(f * n)], perm[round(f * n):]
+
+    def q(y, p):
+        return split_conformal_quantile_oracle(abs(y[cal] - p[cal]), str(alpha))
+
+    qb, qd = q(d["yb"], d["p"]), q(d["yd"], d[pd])
+    return {
+        "q_bench": qb, "q_deploy": qd,
+        "benchmark_coverage": np.mean(abs(d["yb"][test] - d["p"][test]) <= qb),
+        "transfer_coverage": np.mean(abs(d["yd"][test] - d[pd][test]) <= qb),
+        "deployment_coverage": np.mean(abs(d["yd"][test] - d[pd][test]) <= qd),
+    }
+
+
+# --- linear response-rank geometry (SPEC section 5, "Linear form"; moved here from tests/test_linear.py, issue 17) ---
+
+
+def svd_projector_oracle(B):
+    """The projector P_B onto the row space of B, from its SVD and numpy's rank."""
+    import numpy as np
+
+    B = np.atleast_2d(np.asarray(B, dtype=float))
+    r = np.linalg.matrix_rank(B)
+    U = np.linalg.svd(B.T, full_matrices=False)[0][:, :r]
+    return U @ U.T
+
+
+def lstsq_residual_oracle(B, k) -> float:
+    """g = ||(I - P_B) k||: the distance from k to the row space of B, by least squares."""
+    import numpy as np
+
+    c, *_ = np.linalg.lstsq(np.asarray(B, dtype=float).T, k, rcond=None)
+    return float(np.linalg.norm(k - np.asarray(B, dtype=float).T @ c))
+
+
+def residual_greedy_oracle(B, K, pool, n):
+    """Residual-greedy completion: ``n`` times, the pool probe (index order, first strict best)
+    whose addition makes the largest deployment residual smallest."""
+    import numpy as np
+
+    chosen = []
+    for _ in range(n):
+        best, best_i = np.inf, None
+        for i in range(len(pool)):
+            if i in chosen:
+                continue
+            S = np.vstack([B, pool[chosen + [i]]])
+            worst = max(lstsq_residual_oracle(S, k) for k in K)
+            if worst < best - 1e-12:
+                best, best_i = worst, i
+        chosen.append(best_i)
+    return chosen
+
+
+def certify_candidates_oracle(est, radius, g, thr=0.0):
+    """SPEC 5: candidate i is certified iff for every deployment probe j the closed interval
+    ``est +- R_i g_j`` excludes the threshold (``est[i]`` one estimate, or one per probe)."""
+    out = []
+    for i in range(len(radius)):
+        ok = True
+        for j in range(len(g)):
+            e = est[i][j] if getattr(est[i], "ndim", 0) else est[i]
+            lo, hi = e - radius[i] * g[j], e + radius[i] * g[j]
+            ok &= not (lo <= thr <= hi)
+        out.append(ok)
+    return out
+
+
+# --- quantile bins (SPEC section 2, "quantile bins"; moved here from tests/test_rules.py, issue 17) ---
+
+
+def quantile_bins_oracle(vals, nbins):
+    """Edges at the ``nbins`` quantiles (numpy's default, duplicates removed; one distinct value
+    gives the single bin [v, v]) and each value's bin: half-open [lo, hi) except the last."""
+    import numpy as np
+
+    edges = np.unique(np.quantile(np.array(vals), np.linspace(0, 1, nbins + 1)))
+    if len(edges) == 1:
+        edges = np.array([edges[0], edges[0]])
+    bins = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, len(edges) - 2)
+    return edges, bins
+
+
+def entropy_bits_oracle(*p):
+    """Shannon entropy in bits of the probabilities ``p`` (explain's information gain, issue 18)."""
+    return -sum(x * math.log2(x) for x in p if x > 0)
+
+
+# --- kernels (the contracts of src/dcb_fast/kernels/*; SPEC section 2 where they implement it) ---
+
+
+def first_appearance_oracle(batches):
+    """Dense codes in order of first appearance across ``batches`` (lists of values, None for
+    null): the code table every encoder keeps (exact rule, SPEC section 2: equal values, equal
+    code; moved here from tests/test_encoding.py, issue 17)."""
+    codes, out = {}, []
+    for b in batches:
+        out.append([None if v is None else codes.setdefault(v, len(codes)) for v in b])
+    return out
+
+
+def merge_fibers_oracle(parts):
+    """The sum of partial fiber dicts ``{key: {action: [rows, weight]}}`` (a fiber's rows and
+    weight per action add up; moved here from tests/test_partitions.py, where it was unused)."""
+    total = {}
+    for fib in parts:
+        for key, cells in fib.items():
+            for a, (r, w) in cells.items():
+                c = total.setdefault(key, {}).setdefault(a, [0, Fraction(0)])
+                c[0] += r
+                c[1] += w
+    return total

@@ -31,19 +31,20 @@ from dcb_fast.methods.channels import (
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
 
-from .reference import least_squares_oracle, paper_conformal_quantile_oracle
+from .reference import (
+    channels_check_oracle,
+    conformal_rank_oracle,
+    least_squares_oracle,
+    paper_conformal_quantile_oracle,
+    split_conformal_quantile_oracle,
+)
 
 ALPHAS = ["0.01", "0.05", "0.1", "0.2", "0.25", "0.3", "0.5", "0.9"]
 
 
-def exact_rank(n: int, alpha: str) -> int:
-    """Oracle: ceil((n+1)(1-alpha)) in exact rational arithmetic (uncapped)."""
-    return math.ceil((n + 1) * (1 - Fraction(alpha)))
-
-
 @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=60), st.sampled_from(ALPHAS))
 def test_quantile_is_the_kth_smallest(scores, alpha):
-    k = min(len(scores), exact_rank(len(scores), alpha))
+    k = min(len(scores), conformal_rank_oracle(len(scores), alpha))
     assert conformal_rank(len(scores), float(alpha)) == k
     assert conformal_quantile(scores, float(alpha)) == sorted(scores)[k - 1]
     # the same number as the SPEC's wording: quantile at level min(1, (1-a)(n+1)/n), no interpolation
@@ -56,7 +57,7 @@ def test_min_calibration_size_is_where_the_level_becomes_attainable(alpha):
     need = min_calibration_size(float(alpha))
     assert need == math.ceil(1 / Fraction(alpha)) - 1
     for n in range(1, 300):
-        assert (exact_rank(n, alpha) > n) == (n < need), n
+        assert (conformal_rank_oracle(n, alpha) > n) == (n < need), n
 
 
 def test_quantile_errors():
@@ -75,7 +76,7 @@ def test_split_conformal_coverage_and_transfer_match_formulas(seed, alpha):
     y, p = rng.normal(size=40), rng.normal(size=40)
     q = split_conformal(y, p, a)
     r = sorted(abs(y - p))
-    assert q == r[min(40, exact_rank(40, alpha)) - 1]
+    assert q == split_conformal_quantile_oracle(r, alpha)
     yt, pt, yd = rng.normal(size=25), rng.normal(size=25), rng.normal(scale=3, size=25)
     assert interval_coverage(yt, pt, q) == sum(pt[i] - q <= yt[i] <= pt[i] + q for i in range(25)) / 25
     assert transfer_coverage(q, yd, pt) == sum(abs(yd[i] - pt[i]) <= q for i in range(25)) / 25
@@ -115,7 +116,7 @@ def test_mondrian_matches_per_group_conformal():
     assert sorted(m) == ["a", "b", "c"]
     for g in "abc":
         s = sorted(abs(y - p)[groups == g])
-        k = min(len(s), exact_rank(len(s), "0.1"))
+        k = min(len(s), conformal_rank_oracle(len(s), "0.1"))
         assert m[g]["q"] == s[k - 1] and m[g]["n_calibration"] == len(s)
         assert m[g]["too_small"] == (len(s) < 9)
     assert [m[g]["too_small"] for g in "abc"] == [False, False, True]
@@ -139,7 +140,7 @@ def test_conformal_covers_exchangeable_data_on_average(dist):
         pred_cal, pred_test = np.zeros(n), np.zeros(40)
         covs.append(interval_coverage(y_test, pred_test, split_conformal(y_cal, pred_cal, alpha)))
         naive.append(interval_coverage(y_test, pred_test, np.quantile(np.abs(y_cal), 1 - alpha)))
-    expected = exact_rank(n, "0.1") / (n + 1)  # 19/21
+    expected = conformal_rank_oracle(n, "0.1") / (n + 1)  # 19/21
     assert np.mean(covs) >= 1 - alpha - 0.006
     assert abs(np.mean(covs) - expected) < 0.006
     # the uncorrected quantile undercovers at this n: the same check would catch it
@@ -159,31 +160,12 @@ def channel_table(n=400, seed=0, groups=True):
     return pa.table(data)
 
 
-def oracle_check(t, alpha, f, seed, pd="p"):
-    d = {c: np.asarray(t.column(c).to_pylist(), dtype=float) for c in ["p", "yb", "yd", pd]}
-    n = t.num_rows
-    perm = np.random.default_rng(seed).permutation(n)
-    cal, test = perm[: round(f * n)], perm[round(f * n):]
-
-    def q(y, p):
-        s = sorted(abs(y[cal] - p[cal]))
-        return s[min(len(s), exact_rank(len(s), str(alpha))) - 1]
-
-    qb, qd = q(d["yb"], d["p"]), q(d["yd"], d[pd])
-    return {
-        "q_bench": qb, "q_deploy": qd,
-        "benchmark_coverage": np.mean(abs(d["yb"][test] - d["p"][test]) <= qb),
-        "transfer_coverage": np.mean(abs(d["yd"][test] - d[pd][test]) <= qb),
-        "deployment_coverage": np.mean(abs(d["yd"][test] - d[pd][test]) <= qd),
-    }
-
-
 @pytest.mark.parametrize("alpha,f,seed,pd", [(0.05, 0.5, 0, None), (0.1, 0.3, 7, "pd"), (0.2, 0.75, 3, None)])
 def test_check_channels_matches_oracle(alpha, f, seed, pd):
     t = channel_table()
     s = check_channels(t, "p", "yb", "yd", alpha=alpha, calib_fraction=f, seed=seed, deploy_pred=pd)
     m = s["metrics"]
-    want = oracle_check(t, alpha, f, seed, pd or "p")
+    want = channels_check_oracle(t, alpha, f, seed, pd or "p")
     for key, v in want.items():
         assert m[key] == pytest.approx(v, abs=1e-15), key
     assert m["n_calibration"] == round(f * 400) and m["n_test"] == 400 - round(f * 400)
@@ -217,7 +199,7 @@ def test_check_channels_groups_and_nulls():
     r = np.abs(np.array(sub.column("yb").to_pylist()) - np.array(sub.column("p").to_pylist()))
     for g in ["x", "y"]:
         sel = r[cal & (gv == g)]
-        assert groups[g]["q_bench"] == sorted(sel)[min(len(sel), exact_rank(len(sel), "0.1")) - 1]
+        assert groups[g]["q_bench"] == split_conformal_quantile_oracle(sel, "0.1")
         test = r[~cal & (gv == g)]
         assert groups[g]["benchmark_coverage"] == pytest.approx(np.mean(test <= groups[g]["q_bench"]), abs=1e-15)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,6 +16,8 @@ from hypothesis import given, strategies as st
 from dcb_fast import Certificate, certify, coverage
 from dcb_fast.cli import main
 from dcb_fast.errors import DcbError
+
+from .reference import coverage_sql_oracle
 
 
 def _random_pair(seed, n_cal=400, n_prod=600, overlap=True, weighted=True, nulls=True):
@@ -46,39 +47,10 @@ def _random_pair(seed, n_cal=400, n_prod=600, overlap=True, weighted=True, nulls
     return cal, prod
 
 
-def _oracle(cal, prod, s, weight=True):
-    """Coverage figures by SQL: calibration fibers, classes, then a left join of production."""
-    con = duckdb.connect()
-    con.register("cal", cal)
-    con.register("prod", prod)
-    wc = "w" if weight else "1.0::double"
-    con.execute(f"""
-        create table fib as
-        with cells as (select a, b, d, count(*) n, sum({wc}) wt from cal
-                       where a is not null and b is not null and d is not null group by all),
-             f as (select a, b, sum(n) n, count(*) nact, arg_max(d, wt) maj from cells group by all)
-        select a, b, case when n < {s} then 'thin' when nact > 1 then 'ambiguous' else 'certified' end cls,
-               case when n >= {s} and nact = 1 then maj end act from f""")
-    # every production row is traffic (SPEC 4): null evidence finds no calibration key (unseen);
-    # false decisions are counted over the rows whose true action is known
-    pw = "p.w" if weight else "1.0::double"
-    rows = con.execute(f"""
-        select coalesce(f.cls, 'unseen') cls, sum({pw}) w,
-               sum(case when f.cls = 'certified' and p.d is not null and p.d <> f.act then {pw} else 0 end) fd,
-               sum(case when p.d is not null then {pw} else 0 end) lab
-        from prod p left join fib f on p.a = f.a and p.b = f.b
-        group by all""").fetchall()
-    tot = sum(r[1] for r in rows)
-    by = {r[0]: r[1] / tot for r in rows}
-    fd = sum(r[2] for r in rows) / sum(r[3] for r in rows)
-    return {"certified": by.get("certified", 0.0), "ambiguous": by.get("ambiguous", 0.0),
-            "thin": by.get("thin", 0.0), "unseen": by.get("unseen", 0.0), "fd_cert": fd}
-
-
 @given(st.integers(0, 10_000), st.integers(1, 4), st.booleans(), st.booleans())
 def test_matches_sql_oracle(seed, s, overlap, weighted):
     cal, prod = _random_pair(seed, overlap=overlap)
-    want = _oracle(cal, prod, s, weighted)
+    want = coverage_sql_oracle(cal, prod, s, weighted)
     cert = certify(cal, ["a", "b"], "d", weight="w" if weighted else None, min_support=s)
     m = coverage(cert, prod, weight="w" if weighted else None, action="d").metrics
     assert m["certified_coverage"] == pytest.approx(want["certified"], abs=1e-12)
@@ -212,7 +184,7 @@ def test_cli_certify_show_coverage(tmp_path):
                           "-o", str(out), "-f", "json", "-q"])
     assert res.exit_code == 0, res.output
     s = json.loads(res.stdout)
-    want = _oracle(cal, prod, 2)
+    want = coverage_sql_oracle(cal, prod, 2)
     assert s["metrics"]["certified_coverage"] == pytest.approx(want["certified"], abs=1e-12)
     assert s["headline"].startswith("benchmark covers")
     assert sorted(os.listdir(out)) == ["coverage_by.parquet", "summary.json", "uncovered_fibers.parquet"]

@@ -12,21 +12,16 @@ from hypothesis import strategies as st
 
 from dcb_fast.io.encoding import _DIRECT, MISSING, ColumnEncoder
 
+from .reference import first_appearance_oracle
+
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 EDGES = [0, 1, -1, _DIRECT // 2, _DIRECT // 2 - 1, -_DIRECT // 2, -_DIRECT // 2 - 1, _DIRECT, 10**12,
          I64_MIN, I64_MIN + 1, I64_MAX, I64_MAX - 1]
 
 
-def first_appearance(batches):
-    codes, out = {}, []
-    for b in batches:
-        out.append([None if v is None else codes.setdefault(v, len(codes)) for v in b])
-    return out
-
-
 def check(batches, type_):
     enc = ColumnEncoder("x")
-    want = first_appearance(batches)
+    want = first_appearance_oracle(batches)
     for b, w in zip(batches, want):
         got = enc.encode(pa.array(b, type_)).tolist()
         assert got == [-1 if c is None else c for c in w], (b, got, w)

@@ -44,17 +44,6 @@ def counted(p: Partitions, k: int):
     return out
 
 
-def merged(parts):
-    total = {}
-    for fib in parts:
-        for key, cells in fib.items():
-            for a, (r, w) in cells.items():
-                c = total.setdefault(key, {}).setdefault(a, [0, Fraction(0)])
-                c[0] += r
-                c[1] += w
-    return total
-
-
 @st.composite
 def batches(draw):
     k = draw(st.integers(1, 5))

@@ -21,6 +21,8 @@ from dcb_fast.methods.replay import POLICIES, evaluate_split, read_cells, split_
 from dcb_fast.core.rules import Window
 from dcb_fast.tools.synth import tox21_table
 
+from .reference import replay_pandas_oracle
+
 
 def _rows_of_split(cells, cal, test, actions):
     """Expand cells back into rows, each marked calibration or test."""
@@ -31,39 +33,6 @@ def _rows_of_split(cells, cal, test, actions):
                 recs.append({"fiber": cells.fiber[i], "value": None if cells.value is None else cells.value[i],
                              "action": actions[cells.action[i]], "w": cells.w[i], "part": part})
     return pd.DataFrame(recs)
-
-
-def _oracle(df, s, tol=None):
-    """The four policies, written the obvious way with pandas."""
-    cal, test = df[df.part == "cal"], df[df.part == "test"]
-    glob = cal.groupby("action")["w"].sum()
-    g = sorted(glob.index[glob == glob.max()])[0]
-    W = test.w.sum()
-    out = {p: [0.0, 0.0, 0.0, 0.0] for p in POLICIES}
-    cert_w = wrong = fd_major = 0.0
-    for _, r in test.iterrows():
-        if tol is None:
-            mine = cal[cal.fiber == r.fiber]
-        else:
-            mine = cal[(cal.value - r.value).abs() <= tol]
-        rows = mine.groupby("action").size()
-        wts = mine.groupby("action")["w"].sum()
-        certified = len(mine) >= s and len(rows) == 1
-        if certified:
-            cert_w += r.w
-            wrong += r.w * (rows.index[0] != r.action)
-        # a window with fewer than s calibration rows uses the global majority (SPEC 6)
-        local = len(mine) >= (s if tol is not None else 1)
-        major = sorted(wts.index[wts == wts.max()])[0] if local else g
-        fd_major += r.w * (major != r.action)
-    c = cert_w / W
-    e = wrong / cert_w if cert_w else float("nan")  # undefined when nothing is certified (SPEC 6)
-    out["certify_only"] = [c, e, wrong / W, 0.0]
-    out["fiber_majority"] = [1.0, fd_major / W, fd_major / W, 0.0]
-    fd_g = (test.w * (test.action != g)).sum() / W
-    out["global_majority"] = [1.0, fd_g, fd_g, 0.0]
-    out["certify_then_acquire"] = [c, e, wrong / W, 1.0 - c]
-    return out
 
 
 @st.composite
@@ -84,7 +53,7 @@ def test_policies_match_pandas(t, s, seed, weighted, f):
     if df[df.part == "test"].w.sum() == 0:
         return
     got = evaluate_split(cells, cal, test, s)
-    want = _oracle(df, s)
+    want = replay_pandas_oracle(df, s)
     for p in POLICIES:
         assert got[p] == pytest.approx(want[p], abs=1e-12, nan_ok=True), p
 
@@ -99,7 +68,7 @@ def test_window_policies_match_pandas(values, seed, tol, s):
     cal, test = split_counts(cells, 0.5, seed, 3)
     df = _rows_of_split(cells, cal, test, actions.to_pylist())
     got = evaluate_split(cells, cal, test, s, tol)
-    want = _oracle(df, s, tol)
+    want = replay_pandas_oracle(df, s, tol)
     for p in POLICIES:
         assert got[p] == pytest.approx(want[p], abs=1e-12, nan_ok=True), p
 

@@ -12,7 +12,7 @@ from dcb_fast import audit, parse_rule
 from dcb_fast.errors import DcbError
 from dcb_fast.core.quantiles import exact_quantiles, quantile_edges
 
-from .reference import audit_oracle, compare_metrics, window_audit_oracle
+from .reference import audit_oracle, compare_metrics, quantile_bins_oracle, window_audit_oracle
 
 VALUES = st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.25, -1.0, 3.0, 0.1, 0.2, 0.30000000000000004]),
                   min_size=1, max_size=60)
@@ -84,10 +84,7 @@ def test_single_value_and_fewer_rows_than_k():
 @given(numeric_tables(nan=False), st.integers(1, 12))
 def test_quantile_bins_match_numpy(data, nbins):
     t, vals, acts, w = data
-    edges = np.unique(np.quantile(np.array(vals), np.linspace(0, 1, nbins + 1)))
-    if len(edges) == 1:
-        edges = np.array([edges[0], edges[0]])
-    bins = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, len(edges) - 2)
+    edges, bins = quantile_bins_oracle(vals, nbins)
     rows = [{"b": int(b), "d": d} for b, d in zip(bins, acts)]
     got = audit(t, ["v"], "d", rules={"v": f"quantile:{nbins}"})
     assert got.summary["parameters"]["rules"]["v"]["edges"] == [float(e) for e in edges]
