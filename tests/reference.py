@@ -1100,3 +1100,100 @@ def merge_fibers_oracle(parts):
                 c[0] += r
                 c[1] += w
     return total
+
+
+TWO64 = 2**64
+
+
+def fixed_value(hi, lo) -> int:
+    """A 128-bit fixed-point number (signed integer part ``hi``, 64-bit fraction ``lo``) as one
+    Python int in units of 2**-64."""
+    return int(hi) * TWO64 + int(lo)
+
+
+def fixed_parts(v: int):
+    """The (signed int64 integer part, uint64 fraction) of ``v`` units of 2**-64, wrapped to 128
+    bits two's complement, as the kernels' int64/uint64 pair holds it."""
+    v %= 2**128
+    hi, lo = v >> 64, v % TWO64
+    return (hi - 2**64 if hi >= 2**63 else hi), lo
+
+
+def to_fixed_oracle(w):
+    """(floor(w), floor(frac(w) * 2**64)) by exact rational arithmetic."""
+    f = Fraction(w)
+    hi = math.floor(f)
+    return hi, math.floor((f - hi) * TWO64)
+
+
+def add128_oracle(a, b):
+    return fixed_parts(fixed_value(*a) + fixed_value(*b))
+
+
+def sub128_oracle(a, b):
+    return fixed_parts(fixed_value(*a) - fixed_value(*b))
+
+
+def less128_oracle(a, b) -> bool:
+    return fixed_value(*a) < fixed_value(*b)
+
+
+def mix64_oracle(x: int) -> int:
+    """splitmix64's finaliser (Steele, Lea, Flood 2014; constants of Stafford's variant 13)."""
+    m = TWO64 - 1
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & m
+    return x ^ (x >> 31)
+
+
+def hash_bytes_oracle(data: bytes) -> int:
+    """64-bit FNV-1a of ``data`` (offset basis 0xCBF29CE484222325, prime 0x100000001B3), then
+    the length xored in and mixed by splitmix64."""
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) % TWO64
+    return mix64_oracle(h ^ len(data))
+
+
+def key_hash_oracle(codes) -> int:
+    """The hash of a fiber key (its int32 codes, as unsigned 32-bit words): start at the golden
+    ratio 0x9E3779B97F4A7C15, per code xor it in and multiply by 0x9FB21C651E98DF25 (mod 2**64),
+    then splitmix64's finaliser."""
+    h = 0x9E3779B97F4A7C15
+    for c in codes:
+        h = ((h ^ (int(c) % 2**32)) * 0x9FB21C651E98DF25) % TWO64
+    return mix64_oracle(h)
+
+
+def fiber_records_oracle(fibers, k, na, weighted):
+    """The int64 record of each fiber (the layout of ``kernels.counting``): ``ceil(k/2)`` key
+    words (code j in the low 32 bits of word j//2 when j is even, the high 32 bits when odd),
+    ``na`` row counts, then when ``weighted`` ``na`` integer parts and ``na`` fractions (the
+    uint64 bit pattern). ``fibers`` is a list of (key codes, {action: [rows, exact weight]})."""
+    import numpy as np
+
+    kw = (k + 1) // 2
+    rec = np.zeros((len(fibers), kw + na * (3 if weighted else 1)), np.int64)
+    for f, (key, cells) in enumerate(fibers):
+        for w in range(kw):
+            lo = int(key[2 * w]) % 2**32
+            hi = int(key[2 * w + 1]) % 2**32 if 2 * w + 1 < k else 0
+            word = lo | hi << 32
+            rec[f, w] = word - TWO64 if word >= 2**63 else word
+        for a, (rows, weight) in cells.items():
+            rec[f, kw + a] = rows
+            if weighted:
+                hi, lo = fixed_parts(math.floor(Fraction(weight) * TWO64))
+                rec[f, kw + na + a] = hi
+                rec[f, kw + 2 * na + a] = lo - TWO64 if lo >= 2**63 else lo
+    return rec
+
+
+def group_sums_oracle(groups, values, n_groups):
+    """Per group g in 0..n_groups-1 the exact sum of ``values`` (ints in units of 2**-64) over
+    rows with ``groups[i] == g``; negative groups are left out."""
+    out = [0] * n_groups
+    for g, v in zip(groups, values):
+        if g >= 0:
+            out[g] += v
+    return out
