@@ -1197,3 +1197,40 @@ def group_sums_oracle(groups, values, n_groups):
         if g >= 0:
             out[g] += v
     return out
+
+
+def finalize_oracle(fibers, na, arank, min_support, skip_thin):
+    """SPEC 2's per-fiber figures and totals of a list of fibers ``(key, {action: [rows, exact
+    weight]})`` (actions with 0 rows absent), in the layout of ``kernels.finalize``: per fiber
+    support, total weight, majority action (largest weight, ties to the lowest ``arank``), its
+    weight, number of actions and class (0 certified, 1 ambiguous = mixed, 2 thin = support below
+    ``min_support``, whatever its actions); the totals ``acc`` (exact ints in units of 2**-64:
+    all, certified, ambiguous, thin, decision risk = total minus majority weight, then per action
+    its weight and its certified weight) and ``cnt`` (fibers and mixed fibers, thin fibers left
+    out with ``skip_thin``; thin fibers; then per action rows, certified rows, certified fibers)."""
+    per = {"support": [], "total": [], "major": [], "major_weight": [], "n_actions": [], "cls": []}
+    acc = [0] * (5 + 2 * na)
+    cnt = [0] * (3 + 3 * na)
+    for _, cells in fibers:
+        units = {a: math.floor(Fraction(w) * TWO64) for a, (_, w) in cells.items()}
+        support = sum(r for r, _ in cells.values())
+        total = sum(units.values())
+        major = min(cells, key=lambda a: (-units[a], arank[a]))
+        cls = 2 if support < min_support else (1 if len(cells) > 1 else 0)
+        for name, v in zip(per, (support, total, major, units[major], len(cells), cls)):
+            per[name].append(v)
+        acc[0] += total
+        acc[1 + cls] += total
+        acc[4] += total - units[major]
+        for a, (r, _) in cells.items():
+            acc[5 + 2 * a] += units[a]
+            cnt[3 + 3 * a] += r
+        if cls == 0:
+            acc[5 + 2 * major + 1] += total
+            cnt[3 + 3 * major + 1] += support
+            cnt[3 + 3 * major + 2] += 1
+        cnt[2] += cls == 2
+        if not (skip_thin and cls == 2):
+            cnt[0] += 1
+            cnt[1] += len(cells) > 1
+    return per, acc, cnt
