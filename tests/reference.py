@@ -1234,3 +1234,9 @@ def finalize_oracle(fibers, na, arank, min_support, skip_thin):
             cnt[0] += 1
             cnt[1] += len(cells) > 1
     return per, acc, cnt
+
+
+def binomial_cdf_oracle(x: int, n: int, p) -> Fraction:
+    """P(Bin(n, p) <= x) exactly, for a rational ``p`` (a float is taken at its exact value)."""
+    p = Fraction(p)
+    return sum((math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(x + 1)), Fraction(0))
