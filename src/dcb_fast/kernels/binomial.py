@@ -77,7 +77,9 @@ def clopper_pearson_upper(x, n, alpha, out):
             continue
         a, b = float(ni - xi), float(xi + 1)
         lbeta = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
-        lo, hi = xi / ni, 1.0  # the bound lies above the point estimate
+        # for alpha <= 0.5 the bound lies above the point estimate (the median of Bin(n, x/n) is
+        # x); at lower confidence it can lie below it, so the search starts at 0
+        lo, hi = (xi / ni if alpha <= 0.5 else 0.0), 1.0
         for _ in range(200):
             mid = 0.5 * (lo + hi)
             if mid <= lo or mid >= hi:
