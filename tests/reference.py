@@ -1240,3 +1240,37 @@ def binomial_cdf_oracle(x: int, n: int, p) -> Fraction:
     """P(Bin(n, p) <= x) exactly, for a rational ``p`` (a float is taken at its exact value)."""
     p = Fraction(p)
     return sum((math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(x + 1)), Fraction(0))
+
+
+def leaderboard_kernel_oracle(models, item_cal, fixed_tol, min_support, n_actions):
+    """SPEC 6 ("Leaderboard replays") on one split, per model, by plain loops: ``models`` is a
+    list of row lists ``(value, action rank, item, |error|)``. Returns per model (n_cal, n_test,
+    tolerance, calibration MAE, certified, wrong certified, fiber-majority false decisions,
+    global-majority false decisions) as counts; the tolerance is ``fixed_tol``, or the MAE when
+    ``fixed_tol`` < 0 (NaN without calibration rows). A test row's window is the model's
+    calibration rows q with |v_q - v_p| <= tolerance; with at least ``min_support`` rows its
+    majority (most rows, ties to the lowest rank) is the fiber majority and one action certifies
+    it; else the model's global calibration majority (most rows, ties lowest; rank 0 when the
+    model has no calibration row) stands."""
+    out = []
+    for rows in models:
+        cal = [r for r in rows if item_cal[r[2]]]
+        test = [r for r in rows if not item_cal[r[2]]]
+        mae = math.fsum(r[3] for r in cal) / len(cal) if cal else float("nan")
+        tol = fixed_tol if fixed_tol >= 0 else mae
+        per = [sum(1 for r in cal if r[1] == a) for a in range(n_actions)]
+        glob = min(range(n_actions), key=lambda a: (-per[a], a))
+        cert = wrong = fd_m = fd_g = 0
+        for v, truth, _, _ in test:
+            window = [q for q in cal if abs(q[0] - v) <= tol]
+            major = glob
+            if len(window) >= min_support:
+                c = [sum(1 for q in window if q[1] == a) for a in range(n_actions)]
+                major = min(range(n_actions), key=lambda a: (-c[a], a))
+                if sum(1 for x in c if x) == 1:
+                    cert += 1
+                    wrong += major != truth
+            fd_m += major != truth
+            fd_g += glob != truth
+        out.append((len(cal), len(test), tol, mae, cert, wrong, fd_m, fd_g))
+    return out
