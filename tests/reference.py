@@ -1274,3 +1274,43 @@ def leaderboard_kernel_oracle(models, item_cal, fixed_tol, min_support, n_action
             fd_g += glob != truth
         out.append((len(cal), len(test), tol, mae, cert, wrong, fd_m, fd_g))
     return out
+
+
+def refine_scores_oracle(seg, codes, col, atoms, min_support, skip_thin):
+    """Split every fiber (atoms ``seg[s]:seg[s+1]``) by column ``col`` of ``codes`` (``col`` -1:
+    as they are) and classify the sub-fibers as SPEC 2 does: ``atoms[i]`` is ``{action: [rows,
+    weight units]}`` (an atom without rows takes no part). Returns the weight of (all, certified,
+    ambiguous, thin) sub-fibers and (fibers, mixed fibers, thin fibers), thin fibers left out of
+    the first two with ``skip_thin``."""
+    acc, cnt = [0, 0, 0, 0], [0, 0, 0]
+    for s in range(len(seg) - 1):
+        subs = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        for i in range(seg[s], seg[s + 1]):
+            for a, (r, w) in atoms[i].items():
+                if r:
+                    cell = subs[codes[i][col] if col >= 0 else 0][a]
+                    cell[0] += r
+                    cell[1] += w
+        for cells in subs.values():
+            rows = sum(r for r, _ in cells.values())
+            weight = sum(w for _, w in cells.values())
+            thin, mixed = rows < min_support, len(cells) > 1
+            acc[0] += weight
+            acc[3 if thin else (2 if mixed else 1)] += weight
+            cnt[2] += thin
+            if not (skip_thin and thin):
+                cnt[0] += 1
+                cnt[1] += mixed
+    return acc, cnt
+
+
+def stable_split_oracle(seg, codes, col):
+    """Positions of every segment sorted stably by column ``col`` (ascending), and the
+    boundaries of the sub-segments (one per distinct code of each segment)."""
+    perm, bounds = [], [0]
+    for s in range(len(seg) - 1):
+        pos = sorted(range(seg[s], seg[s + 1]), key=lambda p: codes[p][col])
+        perm.extend(pos)
+        for c in sorted({codes[p][col] for p in pos}):
+            bounds.append(bounds[-1] + sum(1 for p in pos if codes[p][col] == c))
+    return perm, bounds
