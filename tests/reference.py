@@ -1314,3 +1314,16 @@ def stable_split_oracle(seg, codes, col):
         for c in sorted({codes[p][col] for p in pos}):
             bounds.append(bounds[-1] + sum(1 for p in pos if codes[p][col] == c))
     return perm, bounds
+
+
+def digit_histogram_oracle(keys, prefixes, shift_prefix, shift_digit, digit_bits):
+    """For each prefix (in the given order) the count of each ``digit_bits``-bit digit
+    ``(key >> shift_digit) & mask`` over keys whose ``key >> shift_prefix`` is that prefix (a
+    shift of 64 or more leaves the prefix 0: every key)."""
+    mask = (1 << digit_bits) - 1
+    hist = [[0] * (1 << digit_bits) for _ in prefixes]
+    for key in keys:
+        p = key >> shift_prefix if shift_prefix < 64 else 0
+        if p in prefixes:
+            hist[prefixes.index(p)][(key >> shift_digit) & mask] += 1
+    return hist
