@@ -1327,3 +1327,56 @@ def digit_histogram_oracle(keys, prefixes, shift_prefix, shift_digit, digit_bits
         if p in prefixes:
             hist[prefixes.index(p)][(key >> shift_digit) & mask] += 1
     return hist
+
+
+def window_bounds_oracle(sv, rule, param):
+    """Per sorted position p of the sorted values ``sv``, its window (SPEC 2) as the half-open
+    range of sorted positions [lo, hi): 'window' every row within ``param`` of sv[p]; 'knn' the
+    tie-aware k rows of :func:`_knn_members`."""
+    lo, hi = [], []
+    for p in range(len(sv)):
+        members = _knn_members(sv, sv, sv[p], param) if rule == "knn" else _tolerance_members(sv, sv[p], param)
+        lo.append(min(members))
+        hi.append(max(members) + 1)
+        assert members == list(range(lo[-1], hi[-1]))  # sorted: a window is contiguous
+    return lo, hi
+
+
+def window_classes_oracle(acodes, weights, lo, hi, na, min_support, skip_thin):
+    """SPEC 2's classes of overlapping fibers, row by row: row p's fiber is the rows lo[p]..hi[p]-1;
+    support, class (thin below ``min_support``, else ambiguous when two actions occur, else
+    certified); the majority action by weight (rows when unweighted; ties to the lowest code)
+    for the decision risk. Weights are truncated to multiples of 2**-64 as the fixed point holds
+    them; totals are ints in units of 2**-64 in the layout of ``kernels.windows.window_classes``:
+    acc (all, certified, ambiguous, thin, risk, 0, then per action prevalence and certified
+    weight), cnt (distinct windows, distinct mixed windows, distinct thin windows, 0, then per
+    action rows, certified rows, 0); ``skip_thin`` leaves thin windows out of the first two."""
+    n = len(acodes)
+    unit = [math.floor(Fraction(w) * TWO64) for w in weights] if weights is not None else [TWO64] * n
+    acc, cnt, support = [0] * (6 + 2 * na), [0] * (4 + 3 * na), []
+    windows = {}
+    for p in range(n):
+        rows, wt = defaultdict(int), defaultdict(int)
+        for q in range(lo[p], hi[p]):
+            rows[acodes[q]] += 1
+            wt[acodes[q]] += unit[q]
+        s = hi[p] - lo[p]
+        support.append(s)
+        major = min(rows, key=lambda a: (-(wt[a] if weights is not None else rows[a]), a))
+        cls = 3 if s < min_support else (2 if len(rows) > 1 else 1)
+        a = acodes[p]
+        acc[0] += unit[p]
+        acc[cls] += unit[p]
+        acc[4] += unit[p] if a != major else 0
+        acc[6 + 2 * a] += unit[p]
+        cnt[4 + 3 * a] += 1
+        if cls == 1:
+            acc[6 + 2 * a + 1] += unit[p]
+            cnt[4 + 3 * a + 1] += 1
+        windows[(lo[p], hi[p])] = (cls == 3, len(rows) > 1)
+    for thin, mixed in windows.values():
+        cnt[2] += thin
+        if not (skip_thin and thin):
+            cnt[0] += 1
+            cnt[1] += mixed
+    return support, acc, cnt
