@@ -1380,3 +1380,27 @@ def window_classes_oracle(acodes, weights, lo, hi, na, min_support, skip_thin):
             cnt[0] += 1
             cnt[1] += mixed
     return support, acc, cnt
+
+
+def decode_records_oracle(rec, k, na, weighted):
+    """The fibers of records in ``kernels.counting``'s layout (the inverse of
+    :func:`fiber_records_oracle`): ``{key codes: {action: [rows, exact weight]}}`` of the actions
+    with rows; unweighted, a fiber's weight is its row count."""
+    kw = (k + 1) // 2
+    out = {}
+    for r in rec:
+        words = [int(x) % TWO64 for x in r[:kw]]
+        key = []
+        for j in range(k):
+            c = (words[j // 2] >> (32 * (j % 2))) & 0xFFFFFFFF
+            key.append(c - 2**32 if c >= 2**31 else c)
+        cells = {}
+        for a in range(na):
+            rows = int(r[kw + a])
+            if rows:
+                w = Fraction(fixed_value(r[kw + na + a], int(r[kw + 2 * na + a]) % TWO64), TWO64) if weighted \
+                    else Fraction(rows)
+                cells[a] = [rows, w]
+        assert tuple(key) not in out, "a fiber twice"
+        out[tuple(key)] = cells
+    return out
