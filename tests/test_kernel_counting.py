@@ -31,7 +31,7 @@ def test_count_shard_is_the_partition_aggregate():
     assert kc.count_shard is kp.aggregate
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.integers(0, 5), st.integers(0, 4), st.booleans(), st.data())
 def test_unpack_table_inverts_the_record_layout(k, na, weighted, data):
     nf = data.draw(st.integers(0, 8))
@@ -105,7 +105,7 @@ def dense_batches(draw):
     return radix, codes, acodes, na, kind, weights, lo, hi
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=75, deadline=None)
 @given(dense_batches(), st.booleans())
 def test_count_dense_matches_the_fiber_oracle(batch, twice):
     radix, codes, acodes, na, kind, weights, lo, hi = batch

@@ -68,7 +68,7 @@ def acc_values(acc):
     return [fixed_value(acc[i, 0], np.int64(acc[i, 1]).view(np.uint64)) for i in range(acc.shape[0])]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=75, deadline=None)
 @given(shards(), st.integers(1, 12), st.booleans(), st.integers(0, 2))
 def test_finalize_shard_matches_the_oracle(shard, s, skip, extra):
     na, weighted, fibers, arank = shard

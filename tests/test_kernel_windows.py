@@ -36,7 +36,7 @@ def bounds(sv, rule, param):
     return lo, hi
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(VALUES, st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 10.0]))
 def test_tolerance_bounds_match_the_definition(values, tol):
     sv = sorted(values)
@@ -44,7 +44,7 @@ def test_tolerance_bounds_match_the_definition(values, tol):
     assert (lo.tolist(), hi.tolist()) == window_bounds_oracle(sv, "window", tol)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(VALUES, st.integers(1, 35))
 def test_knn_bounds_match_the_definition(values, k):
     sv = sorted(values)
@@ -77,7 +77,7 @@ def classified(draw):
     return sv, acodes, weights, na, rule, param
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(classified(), st.integers(1, 8), st.booleans())
 def test_window_classes_match_the_oracle(data, s, skip):
     sv, acodes, weights, na, rule, param = data
