@@ -924,6 +924,29 @@ def coverage_sql_oracle(cal, prod, s, weight=True):
             "thin": by.get("thin", 0.0), "unseen": by.get("unseen", 0.0), "fd_cert": fd}
 
 
+# --- held-out completion steps (SPEC sections 5 and 6; moved here from tests/test_completion.py, issue 17) ---
+
+
+def holdout_step_oracle(records, idx, min_support):
+    """One step of a completion curve scored on held-out rows (SPEC 5, with SPEC 6's
+    certify-only policy on the test rows): ``records`` are ``(key values,
+    action, is_test, rows)``; the fibers are the key columns ``idx``; a calibration fiber with
+    one action and at least ``min_support`` rows certifies it; returns the certified share of
+    the test rows and the share certified with the wrong action."""
+    cal_fib = {}
+    for key, a, is_test, c in records:
+        if not is_test:
+            k = tuple(key[i] for i in idx)
+            f = cal_fib.setdefault(k, {})
+            f[a] = f.get(a, 0) + c
+    cert = {k: next(iter(f)) for k, f in cal_fib.items() if len(f) == 1 and sum(f.values()) >= min_support}
+    total = sum(c for _, _, is_test, c in records if is_test)
+    in_cert = sum(c for key, a, is_test, c in records if is_test and tuple(key[i] for i in idx) in cert)
+    wrong = sum(c for key, a, is_test, c in records
+                if is_test and tuple(key[i] for i in idx) in cert and cert[tuple(key[i] for i in idx)] != a)
+    return in_cert / total, wrong / total
+
+
 # --- replay policies with pandas (SPEC section 6; moved here from tests/test_replay.py, issue 17) ---
 
 
@@ -1071,12 +1094,17 @@ def quantile_bins_oracle(vals, nbins):
     return edges, bins
 
 
+# --- entropy (explain's information gain, issue 18; moved here from tests/test_explain.py, issue 17) ---
+
+
 def entropy_bits_oracle(*p):
     """Shannon entropy in bits of the probabilities ``p`` (explain's information gain, issue 18)."""
     return -sum(x * math.log2(x) for x in p if x > 0)
 
 
-# --- kernels (the contracts of src/dcb_fast/kernels/*; SPEC section 2 where they implement it) ---
+# --- kernels ---
+# The contracts of src/dcb_fast/kernels/* (one test file each: tests/test_kernel_<module>.py), in
+# plain Python ints and Fractions; SPEC section 2 where a kernel implements it.
 
 
 def first_appearance_oracle(batches):
