@@ -16,7 +16,7 @@ order (``acodes``, ``weights`` sorted alike; ``weights`` empty: unweighted), add
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from dcb_fast.kernels import windows as kw
 
@@ -46,6 +46,9 @@ def test_tolerance_bounds_match_the_definition(values, tol):
 
 @settings(max_examples=100, deadline=None)
 @given(VALUES, st.integers(1, 35))
+# a tie group in the middle: the window starts from the group's middle position, not its first
+@example([-1.0] * 5 + [0.0] * 4 + [1.0] * 5, 8)
+@example([0.0] * 6 + [1.0, 2.0], 4)
 def test_knn_bounds_match_the_definition(values, k):
     sv = sorted(values)
     lo, hi = bounds(sv, "knn", k)
@@ -93,3 +96,23 @@ def test_window_classes_match_the_oracle(data, s, skip):
     assert support.tolist() == want_support
     assert [fixed_value(acc[i, 0], np.int64(acc[i, 1]).view(np.uint64)) for i in range(len(acc))] == want_acc
     assert cnt.tolist() == want_cnt
+
+
+def run_classes(sv, acodes, weights, rule, param, na, s=1):
+    lo, hi = bounds(sv, rule, param)
+    support = np.zeros(len(sv), np.int64)
+    acc = np.zeros((6 + 2 * na, 2), np.int64)
+    cnt = np.zeros(4 + 3 * na, np.int64)
+    w = np.zeros(0, np.float64) if weights is None else np.array(weights, np.float64)
+    kw.window_classes(np.array(acodes, np.int32), w, lo, hi, na, s, False, support, acc, cnt)
+    return acc, cnt, window_classes_oracle(acodes, weights, lo.tolist(), hi.tolist(), na, s, False)
+
+
+def test_majority_ties_in_overlapping_windows_go_to_the_lowest_code():
+    # values 0, 1, 2 with tolerance 1: windows {0, 1}, {0, 1, 2}, {1, 2}; actions 0, 1, 0.
+    # Rows 0 and 2 see a 1-1 tie: the majority is action 0, their own: no risk. Row 1's window
+    # holds two 0s: majority 0, its action 1: risk 1 (of 3). Ties to the highest code would give 3.
+    for weights in (None, [1.0, 1.0, 1.0]):
+        acc, cnt, (_, want_acc, want_cnt) = run_classes([0.0, 1.0, 2.0], [0, 1, 0], weights, "window", 1.0, 2)
+        assert acc[4, 0] == 1 and acc[0, 0] == 3 and want_acc[4] == 2**64
+        assert cnt.tolist() == want_cnt == [3, 3, 0, 0, 2, 0, 0, 1, 0, 0]
