@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, strategies as st
 
 from dcb_fast.kernels.binomial import clopper_pearson_upper
 
@@ -39,7 +39,6 @@ def test_closed_forms():
     assert round(got[5], 4) == 0.0582  # SPEC: 50 pure rows bound the minority at 5.82%
 
 
-@settings(max_examples=40, deadline=None)
 @given(st.integers(1, 40).flatmap(lambda n: st.tuples(st.integers(1, n - 1) if n > 1 else st.just(0), st.just(n))),
        st.sampled_from([0.01, 0.05, 0.1, 0.2, 0.5, 0.9]))
 @example((1, 2), 0.05)
@@ -57,7 +56,6 @@ def test_the_tail_at_the_bound_is_alpha(xn, alpha):
     assert binomial_cdf_oracle(x, n, lo) > alpha > binomial_cdf_oracle(x, n, hi)
 
 
-@settings(max_examples=40, deadline=None)
 @given(st.integers(1, 300), st.sampled_from([0.01, 0.05, 0.2]))
 def test_monotone_in_the_minority_and_the_support(n, alpha):
     xs = np.arange(0, n + 1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import counting as kc
 from dcb_fast.kernels import partitions as kp
@@ -31,7 +31,6 @@ def test_count_shard_is_the_partition_aggregate():
     assert kc.count_shard is kp.aggregate
 
 
-@settings(max_examples=50, deadline=None)
 @given(st.integers(0, 5), st.integers(0, 4), st.booleans(), st.data())
 def test_unpack_table_inverts_the_record_layout(k, na, weighted, data):
     nf = data.draw(st.integers(0, 8))
@@ -105,7 +104,6 @@ def dense_batches(draw):
     return radix, codes, acodes, na, kind, weights, lo, hi
 
 
-@settings(max_examples=75, deadline=None)
 @given(dense_batches(), st.booleans())
 def test_count_dense_matches_the_fiber_oracle(batch, twice):
     radix, codes, acodes, na, kind, weights, lo, hi = batch

@@ -22,7 +22,7 @@ null code ``skip``: it owns a code but no slot). ``direct[v - base]`` caches cod
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import dictionaries as kd
 
@@ -81,7 +81,6 @@ class Ints:
 INT = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-5, 5), st.sampled_from([-(2**63), 2**63 - 1]))
 
 
-@settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.one_of(st.none(), INT), max_size=25), min_size=1, max_size=4), st.integers(0, 13),
        st.sampled_from([0, 8, 64]), st.integers(-8, 8), st.booleans())
 def test_int_codes_are_first_appearance_in_tables_that_fill_up(batches, voff, direct, base, keep_nulls):
@@ -177,7 +176,6 @@ class Bytes:
 STR = st.one_of(st.binary(max_size=6), st.sampled_from([b"", b"\x00", b"\x00\x00", b"a", b"a\x00", b"\xff" * 9]))
 
 
-@settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.one_of(st.none(), STR), max_size=25), min_size=1, max_size=4), st.integers(0, 13),
        st.booleans())
 def test_byte_codes_are_first_appearance_in_tables_that_fill_up(batches, voff, keep_nulls):

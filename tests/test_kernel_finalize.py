@@ -15,7 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import finalize as kf
 
@@ -68,7 +68,6 @@ def acc_values(acc):
     return [fixed_value(acc[i, 0], np.int64(acc[i, 1]).view(np.uint64)) for i in range(acc.shape[0])]
 
 
-@settings(max_examples=75, deadline=None)
 @given(shards(), st.integers(1, 12), st.booleans(), st.integers(0, 2))
 def test_finalize_shard_matches_the_oracle(shard, s, skip, extra):
     na, weighted, fibers, arank = shard
@@ -84,7 +83,6 @@ def test_finalize_shard_matches_the_oracle(shard, s, skip, extra):
     assert cnt.tolist() == want_cnt
 
 
-@settings(max_examples=50, deadline=None)
 @given(shards(), st.integers(1, 12), st.booleans(), st.integers(0, 12))
 def test_totals_without_per_fiber_slices_and_across_shards(shard, s, skip, cut):
     """Empty per-fiber slices give the same totals; two shards accumulated into one acc/cnt give

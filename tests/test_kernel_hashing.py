@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, strategies as st
 
 from dcb_fast.kernels import hashing as kh
 
@@ -41,7 +41,6 @@ def pair(r):
     return int(r[0]), int(r[1])
 
 
-@settings(max_examples=150, deadline=None)
 @given(FIXED, FIXED)
 @example((5, 2**64 - 1), (0, 1))  # a fraction carry into the integer part
 @example((-1, 2**63), (0, 2**63))  # -1/2 + 1/2 = 0 with a carry
@@ -51,7 +50,6 @@ def test_add128_is_addition_modulo_2_128(a, b):
     assert pair(call(kh.add128, a, b)) == pair(call(kh.add128, b, a))
 
 
-@settings(max_examples=150, deadline=None)
 @given(FIXED, FIXED)
 @example((1, 0), (0, 1))  # a borrow from the integer part
 @example((0, 0), (0, 0))
@@ -66,7 +64,6 @@ def test_sub128_is_exact_for_a_at_least_b(a, b):
     assert pair(call(kh.add128, got, b)) == (a[0], a[1])  # add128 undoes it
 
 
-@settings(max_examples=150, deadline=None)
 @given(FIXED, FIXED)
 @example((0, 2**64 - 1), (1, 0))  # the fraction is unsigned: 1 - 2**-64 < 1
 @example((-1, 2**64 - 1), (0, 0))  # -2**-64 < 0
@@ -81,7 +78,6 @@ WEIGHTS = st.one_of(st.floats(0.0, 2.0**63, exclude_max=True, allow_subnormal=Tr
                                      2.0**52 + 1, 2.0**62, 2.0**63 - 1024]))
 
 
-@settings(max_examples=150, deadline=None)
 @given(WEIGHTS)
 def test_to_fixed_truncates_to_multiples_of_2_pow_minus_64(w):
     hi, lo = kh.to_fixed(np.float64(w))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import leaderboard as kl
 
@@ -60,7 +60,6 @@ def boards(draw):
     return models, item_cal, na
 
 
-@settings(max_examples=100, deadline=None)
 @given(boards(), st.sampled_from([-1.0, 0.0, 0.25, 0.5, 1.75]), st.integers(1, 4), st.randoms(use_true_random=False))
 def test_leaderboard_split_matches_the_oracle(board, tol, s, rnd):
     models, item_cal, na = board

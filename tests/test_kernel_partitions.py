@@ -23,7 +23,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import partitions as kp
 
@@ -75,7 +75,6 @@ def payload(k, codes, acodes, mode, cnt, weights, chi, clo, b):
     return hashes, dropped, starts, buf
 
 
-@settings(max_examples=50, deadline=None)
 @given(rows(), st.integers(0, 4))
 def test_hashes_and_payload_rows(data, b):
     k, codes, acodes, na, mode, cnt, weights, chi, clo = data
@@ -135,7 +134,6 @@ class Driver:
         return decode_records_oracle(recs, k, na, weighted)
 
 
-@settings(max_examples=50, deadline=None)
 @given(rows(), st.integers(0, 2), st.integers(0, 2))
 def test_aggregate_stops_when_records_run_out_and_resumes(data, pb, extra_bits):
     k, codes, acodes, na, mode, cnt, weights, chi, clo = data

@@ -16,7 +16,7 @@ ascending within each segment) and the sub-segment bounds, and returns their num
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import refine as kr
 
@@ -49,7 +49,6 @@ def summarize(counts, whi, wlo, weighted):
     return out
 
 
-@settings(max_examples=75, deadline=None)
 @given(atom_sets(), st.booleans())
 def test_summarize_atoms(atoms, weighted):
     counts, whi, wlo, *_ = atoms
@@ -72,7 +71,6 @@ def test_summarize_reads_strided_views():
                             for r in view]
 
 
-@settings(max_examples=100, deadline=None)
 @given(atom_sets(), st.booleans(), st.integers(1, 8), st.booleans(), st.data())
 def test_score_split_matches_the_oracle(atoms, weighted, s, skip, data):
     counts, whi, wlo, codes, ncodes, seg = atoms
@@ -89,7 +87,6 @@ def test_score_split_matches_the_oracle(atoms, weighted, s, skip, data):
     assert cnt.tolist() == [2 * x for x in want_cnt]
 
 
-@settings(max_examples=75, deadline=None)
 @given(atom_sets(), st.data())
 def test_apply_split_sorts_each_segment_stably(atoms, data):
     _, _, _, codes, ncodes, seg = atoms

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import selection as ksel
 
@@ -41,7 +41,6 @@ def keys(values, valid=None, voff=0):
     return [int(k) for k in out[:m]]
 
 
-@settings(max_examples=100, deadline=None)
 @given(DOUBLES, DOUBLES)
 def test_key_order_is_the_numeric_order(x, y):
     kx, ky = keys([x, y])
@@ -63,7 +62,6 @@ def test_keys_of_skips_nulls_and_nan_in_input_order(values, voff):
 U64 = st.integers(0, 2**64 - 1)
 
 
-@settings(max_examples=75, deadline=None)
 @given(st.lists(st.one_of(U64, st.integers(0, 40)), max_size=30), st.sampled_from([(64, 60, 4), (60, 56, 4),
        (62, 42, 20), (4, 0, 4), (44, 24, 20)]), st.data())
 def test_histogram_and_collect_match_plain_loops(ks, shifts, data):

@@ -16,12 +16,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import sorting as ks
 
 
-@settings(max_examples=75, deadline=None)
 @given(st.lists(st.one_of(st.floats(allow_nan=False), st.sampled_from([0.0, 5e-324, -5e-324, math.inf, -math.inf])),
                 max_size=20))
 def test_float_keys_sort_like_the_values(vals):
@@ -44,7 +43,6 @@ def test_int_keys_are_the_values_offset_by_2_pow_63(vals):
 KEY = st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 3), st.sampled_from([2**63, 2**64 - 1, 256, 255, 2**56]))
 
 
-@settings(max_examples=100, deadline=None)
 @given(st.lists(KEY, max_size=60))
 def test_radix_pass_all_is_a_stable_sort(keys):
     n = len(keys)

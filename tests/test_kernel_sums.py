@@ -12,7 +12,7 @@ wraps."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from dcb_fast.kernels import sums as ks
 
@@ -27,7 +27,6 @@ def arrays(pairs):
             np.array([p[1] for p in pairs], np.uint64).reshape(-1))
 
 
-@settings(max_examples=75, deadline=None)
 @given(st.integers(1, 5).flatmap(lambda G: st.tuples(
     st.just(G), st.lists(st.tuples(st.integers(-2, G - 1), WEIGHT), max_size=40),
     st.lists(WEIGHT, min_size=G, max_size=G))))
@@ -62,7 +61,6 @@ CELLS = st.tuples(st.integers(0, 6), st.integers(1, 4)).flatmap(
                         st.lists(st.lists(WEIGHT, min_size=s[1], max_size=s[1]), min_size=s[0], max_size=s[0])))
 
 
-@settings(max_examples=75, deadline=None)
 @given(CELLS)
 def test_row_totals_sum_over_actions(cells):
     nf, na, rows = cells
@@ -73,7 +71,6 @@ def test_row_totals_sum_over_actions(cells):
     assert [(int(h), int(x)) for h, x in zip(th, tl)] == want
 
 
-@settings(max_examples=75, deadline=None)
 @given(CELLS, st.data())
 def test_minus_chosen_leaves_out_the_chosen_action(cells, data):
     nf, na, rows = cells

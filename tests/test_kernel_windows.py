@@ -16,7 +16,7 @@ order (``acodes``, ``weights`` sorted alike; ``weights`` empty: unweighted), add
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, strategies as st
 
 from dcb_fast.kernels import windows as kw
 
@@ -36,7 +36,6 @@ def bounds(sv, rule, param):
     return lo, hi
 
 
-@settings(max_examples=100, deadline=None)
 @given(VALUES, st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 10.0]))
 def test_tolerance_bounds_match_the_definition(values, tol):
     sv = sorted(values)
@@ -44,7 +43,6 @@ def test_tolerance_bounds_match_the_definition(values, tol):
     assert (lo.tolist(), hi.tolist()) == window_bounds_oracle(sv, "window", tol)
 
 
-@settings(max_examples=100, deadline=None)
 @given(VALUES, st.integers(1, 35))
 # a tie group in the middle: the window starts from the group's middle position, not its first
 @example([-1.0] * 5 + [0.0] * 4 + [1.0] * 5, 8)
@@ -80,7 +78,6 @@ def classified(draw):
     return sv, acodes, weights, na, rule, param
 
 
-@settings(max_examples=100, deadline=None)
 @given(classified(), st.integers(1, 8), st.booleans())
 def test_window_classes_match_the_oracle(data, s, skip):
     sv, acodes, weights, na, rule, param = data
