@@ -1117,18 +1117,6 @@ def first_appearance_oracle(batches):
     return out
 
 
-def merge_fibers_oracle(parts):
-    """The sum of partial fiber dicts ``{key: {action: [rows, weight]}}`` (a fiber's rows and
-    weight per action add up; moved here from tests/test_partitions.py, where it was unused)."""
-    total = {}
-    for fib in parts:
-        for key, cells in fib.items():
-            for a, (r, w) in cells.items():
-                c = total.setdefault(key, {}).setdefault(a, [0, Fraction(0)])
-                c[0] += r
-                c[1] += w
-    return total
-
 
 TWO64 = 2**64
 
