@@ -1117,7 +1117,6 @@ def first_appearance_oracle(batches):
     return out
 
 
-
 TWO64 = 2**64
 
 
