@@ -75,7 +75,7 @@ def collect(keys, n, prefixes, shift_prefix, out, m):
 
 
 def key_to_float(k: int) -> float:
-    """Inverse of :func:`order_key`."""
+    """Inverse of :func:`keys_of`."""
     k = np.uint64(k)
     b = k & ~SIGN if k & SIGN else ~k
     return float(np.array([b], dtype=np.uint64).view(np.float64)[0])
