@@ -7,6 +7,7 @@ import json
 
 import click
 
+from .engine import engine_options, note_run, warnings_as_notes
 from .options import Command, handle_errors, list_option, note, reading
 from .report import check_report_path, emit_report, report_option
 
@@ -39,9 +40,11 @@ from .report import check_report_path, emit_report, report_option
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @reading
 @report_option
+@engine_options
 @handle_errors
 def acquire_cmd(source, evidence, action, probes, policies, weight, nulls, splits, calib_fraction, seed, split,
-                min_support, tie_break, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path):
+                min_support, tie_break, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path, scheduler,
+                checkpoint):
     """Probe-acquisition replay: per seeded split, each policy orders the PROBES on the
     calibration part, the order is frozen, and every step is scored on the held-out part
     (certified fraction, false decisions, error among certified; mean, p10, p90; modal pick).
@@ -58,10 +61,12 @@ def acquire_cmd(source, evidence, action, probes, policies, weight, nulls, split
         from ..io.result_dir import check_out_dir
 
         check_out_dir(out_dir)
-    result = acquisition_replay(list(source), evidence, action, probes, policies=policies, splits=splits,
-                                calib_fraction=calib_fraction, seed=seed, split=split, min_support=min_support,
-                                tie_break=tie_break, weight=weight, nulls=nulls, batch_rows=batch_rows,
-                                threads=threads)
+    with warnings_as_notes(quiet):
+        result = acquisition_replay(list(source), evidence, action, probes, policies=policies, splits=splits,
+                                    calib_fraction=calib_fraction, seed=seed, split=split, min_support=min_support,
+                                    tie_break=tie_break, weight=weight, nulls=nulls, batch_rows=batch_rows,
+                                    threads=threads, scheduler=scheduler, checkpoint=checkpoint)
+    note_run(quiet, result.run_info)
     if out_dir is not None:
         paths = result.write(out_dir, table_format)
         note(quiet, "wrote " + ", ".join(paths.values()))

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .engine import engine_options, note_run, warnings_as_notes
 from .options import Command, columns, confidence, handle_errors, note, parse_rules, reading
 
 
@@ -17,10 +18,11 @@ from .options import Command, columns, confidence, handle_errors, note, parse_ru
 @click.option("--out", "-o", "out_path", required=True, metavar="FILE", help="Certificate file to write (.arrow).")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @confidence
+@engine_options
 @reading
 @handle_errors
 def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out_path, fmt, confidence,
-                max_minority, batch_rows, threads, quiet):
+                max_minority, batch_rows, threads, quiet, scheduler, checkpoint):
     """Build a certificate from a labelled calibration table (the benchmark, or a labelled
     sample): per evidence fiber, certified(action) / ambiguous / thin.
 
@@ -33,9 +35,12 @@ def certify_cmd(source, evidence, action, weight, nulls, rules, min_support, out
     from ..report.text import render_certificate
 
     check_out_file(out_path)  # before the calibration table is read
-    cert = certify(list(source), evidence=evidence, action=action, weight=weight, min_support=min_support,
-                   nulls=nulls, rules=parse_rules(rules), batch_rows=batch_rows, threads=threads,
-                   progress=None if not quiet else False, confidence=confidence, max_minority=max_minority)
+    with warnings_as_notes(quiet):
+        cert = certify(list(source), evidence=evidence, action=action, weight=weight, min_support=min_support,
+                       nulls=nulls, rules=parse_rules(rules), batch_rows=batch_rows, threads=threads,
+                       progress=None if not quiet else False, confidence=confidence, max_minority=max_minority,
+                       scheduler=scheduler, checkpoint=checkpoint)
+    note_run(quiet, cert.run_info)
     cert.save(out_path)
     note(quiet, f"wrote {out_path}")
     desc = cert.describe()

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .engine import engine_options, note_run, warnings_as_notes
 from .options import Command, columns, handle_errors, list_option, note, parse_rules, reading
 from .report import check_report_path, emit_report, report_option
 
@@ -49,9 +50,11 @@ def _costs(ctx, param, value):
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @reading
 @report_option
+@engine_options
 @handle_errors
 def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_support, thin, target, costs, holdout,
-                 seed, group_by, by, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path):
+                 seed, group_by, by, out_dir, table_format, fmt, batch_rows, threads, quiet, report_path, scheduler,
+                 checkpoint):
     """Greedy completion: which probe, added to the EVIDENCE, certifies the most traffic; the
     curve as probes are added, and the cost of reaching a target.
 
@@ -75,10 +78,13 @@ def complete_cmd(source, evidence, action, weight, nulls, rules, probes, min_sup
         raise DcbError("--by and --group-by together are not supported; slice one model's rows with --by")
     if group_by is not None:
         result = complete_groups(list(source), group_by, evidence, action, probes, batch_rows=batch_rows,
-                                 progress=False, **options)
+                                 progress=False, scheduler=scheduler, checkpoint=checkpoint, **options)
     else:
-        result = complete(list(source), evidence, action, probes, batch_rows=batch_rows,
-                          progress=None if not quiet else False, by=by, **options)
+        with warnings_as_notes(quiet):
+            result = complete(list(source), evidence, action, probes, batch_rows=batch_rows,
+                              progress=None if not quiet else False, by=by, scheduler=scheduler,
+                              checkpoint=checkpoint, **options)
+    note_run(quiet, result.run_info)
     if out_dir is not None:
         paths = result.write(out_dir, table_format)
         note(quiet, "wrote " + ", ".join(paths.values()))

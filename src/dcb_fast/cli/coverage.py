@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .engine import engine_options, note_run, warnings_as_notes
 from .options import Command, fail_under, handle_errors, note, reading
 from .report import check_report_path, emit_report, report_option
 
@@ -25,8 +26,10 @@ from .report import check_report_path, emit_report, report_option
 @reading
 @report_option
 @fail_under("coverage")
+@engine_options
 @handle_errors
-def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, batch_rows, threads, quiet, report_path, gates):
+def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, batch_rows, threads, quiet, report_path, gates,
+                 scheduler, checkpoint):
     """Stream PRODUCTION logs against a certificate CERT (from `dcb certify`): how much
     traffic the benchmark covers, and how much of it has its action determined.
 
@@ -43,8 +46,11 @@ def coverage_cmd(certificate, source, weight, action, by, top_k, out_dir, fmt, b
         from ..io.result_dir import check_out_dir
 
         check_out_dir(out_dir)
-    result = coverage(certificate, list(source), weight=weight, action=action, by=by, top_k=top_k,
-                      batch_rows=batch_rows, threads=threads, progress=None if not quiet else False)
+    with warnings_as_notes(quiet):
+        result = coverage(certificate, list(source), weight=weight, action=action, by=by, top_k=top_k,
+                          batch_rows=batch_rows, threads=threads, progress=None if not quiet else False,
+                          scheduler=scheduler, checkpoint=checkpoint)
+    note_run(quiet, result.run_info)
     if out_dir is not None:
         paths = result.write(out_dir)
         note(quiet, "wrote " + ", ".join(paths.values()))

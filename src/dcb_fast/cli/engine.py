@@ -1,5 +1,6 @@
-"""Options that choose where an audit runs (``--scheduler``) and what survives a failure
-(``--checkpoint``), and the notes they print on stderr."""
+"""Options that choose where a method's counting pass runs (``--scheduler``) and what survives a
+failure (``--checkpoint``), and the notes they print on stderr: one definition for every command
+(audit, certify, coverage, complete, replay, acquire, sweep, explain)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from .options import note
 
 
 def engine_options(fn):
-    """--scheduler, --checkpoint."""
+    """--scheduler, --checkpoint (see :func:`dcb_fast.engines.run`)."""
     for opt in reversed([
         click.option("--scheduler", default=None, metavar="ADDRESS",
-                     help="Run on Dask: a scheduler address (tcp://host:8786), or local:N to start N local worker "
-                          "processes for this run. Needs pip install 'dcb-fast[dask]'."),
+                     help="Count on Dask: a scheduler address (tcp://host:8786), or local:N to start N local worker "
+                          "processes for this run (needs pip install 'dcb-fast[dask]'); or SCHEME://... of another "
+                          "registered engine."),
         click.option("--checkpoint", default=None, metavar="DIR",
                      help="Keep each finished file's partial state in DIR; a re-run computes only files that are "
                           "missing or changed (with --scheduler, DIR must be shared by all workers)."),

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .engine import engine_options, note_run, warnings_as_notes
 from .options import Command, column_type_option, handle_errors, list_option, note, parse_rules
 from .report import check_report_path, emit_report, report_option
 
@@ -51,9 +52,10 @@ def _pairs(ctx, param, value):
 @click.option("--quiet", "-q", is_flag=True)
 @report_option
 @column_type_option
+@engine_options
 @handle_errors
 def replay_cmd(source, evidence, action, models, scores, weight, group_by, id_col, splits, calib_fraction, seed, min_support, tolerance,
-               nulls, rules, threads, out_dir, fmt, quiet, report_path):
+               nulls, rules, threads, out_dir, fmt, quiet, report_path, scheduler, checkpoint):
     """Replay certify-then-acquire on seeded calibration/test splits: false decisions of acting
     on the benchmark vs certifying what the evidence determines and acquiring the rest.
 
@@ -92,13 +94,16 @@ def replay_cmd(source, evidence, action, models, scores, weight, group_by, id_co
         result = leaderboard_replay(list(source), group_by, id_col, evidence, action,
                                     tolerance=tolerance, splits=splits,
                                     calib_fraction=calib_fraction, seed=seed, min_support=min_support,
-                                    threads=threads)
+                                    threads=threads, scheduler=scheduler, checkpoint=checkpoint)
         render = render_leaderboard_replay
     else:
-        result = replay(list(source), evidence, action, splits=splits, calib_fraction=calib_fraction, seed=seed,
-                        min_support=min_support, weight=weight, models=models, score=scores, tolerance=tolerance,
-                        nulls=nulls, rules=parse_rules(rules), threads=threads)
+        with warnings_as_notes(quiet):
+            result = replay(list(source), evidence, action, splits=splits, calib_fraction=calib_fraction, seed=seed,
+                            min_support=min_support, weight=weight, models=models, score=scores, tolerance=tolerance,
+                            nulls=nulls, rules=parse_rules(rules), threads=threads, scheduler=scheduler,
+                            checkpoint=checkpoint)
         render = render_replay
+    note_run(quiet, result.run_info)
     if out_dir is not None:
         paths = result.write(out_dir)
         note(quiet, "wrote " + ", ".join(paths.values()))

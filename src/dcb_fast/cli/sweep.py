@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .engine import engine_options, note_run, warnings_as_notes
 from .options import Command, column_type_option, handle_errors, note
 from .report import check_report_path, emit_report, report_option
 
@@ -28,9 +29,10 @@ from .report import check_report_path, emit_report, report_option
 @click.option("--quiet", "-q", is_flag=True, help="No notes on stderr.")
 @report_option
 @column_type_option
+@engine_options
 @handle_errors
 def sweep_cmd(source, evidence, action, error, weight, group_by, per_file, rules, min_support, thin, out_dir, fmt,
-              quiet, report_path):
+              quiet, report_path, scheduler, checkpoint):
     """Audit one numeric EVIDENCE column under the paper's standard fiber rules (quantile bins,
     kNN and tolerance windows), per model, and show how much the answer depends on the rule.
 
@@ -46,8 +48,11 @@ def sweep_cmd(source, evidence, action, error, weight, group_by, per_file, rules
         from ..io.result_dir import check_out_dir
 
         check_out_dir(out_dir)
-    result = sweep(list(source), evidence, action, error=error, weight=weight, group_by=group_by, per_file=per_file,
-                   rules=list(rules) or None, min_support=min_support, thin=thin)
+    with warnings_as_notes(quiet):
+        result = sweep(list(source), evidence, action, error=error, weight=weight, group_by=group_by,
+                       per_file=per_file, rules=list(rules) or None, min_support=min_support, thin=thin,
+                       scheduler=scheduler, checkpoint=checkpoint)
+    note_run(quiet, result.run_info)
     if out_dir is not None:
         paths = result.write(out_dir)
         note(quiet, "wrote " + ", ".join(paths.values()))

@@ -22,6 +22,7 @@ class Result:
 
     def __init__(self, summary: dict):
         self.summary = summary
+        self.run_info: dict = {"engine": "local", "checkpoint": None}  # what the engine did (engines.run)
 
     @property
     def metrics(self) -> dict:

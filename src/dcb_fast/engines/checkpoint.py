@@ -130,25 +130,54 @@ def part_source(src: Source, part: Part) -> tuple[Source, Part]:
 # -- what a partial state is built from --------------------------------------------------------------
 @dataclass(frozen=True)
 class PartialSpec:
-    """Everything a task needs to turn a part into a partial state (picklable, small)."""
+    """Everything a task needs to turn a part into a partial state (picklable, small): the
+    state's key columns (``evidence``: an audit's evidence, or a method's key columns, e.g. a
+    coverage's evidence and slice column), its ``action`` (None: rows counted per fiber only),
+    ``weight``, null policy and fiber rules. Every method builds one and hands it to
+    :func:`dcb_fast.engines.run`; :meth:`params` (the checkpoint key) covers all of it, so two
+    methods whose states differ never share checkpoint parts. ``part_column`` names a key
+    column that is not read but holds each part's file name (a sweep's ``--per-file`` models):
+    every engine adds it to the part's batches (:meth:`batch`).
+
+    >>> import pyarrow as pa
+    >>> from dcb_fast.io.sources import open_source
+    >>> src = open_source(pa.table({"e": [1, 2], "a": ["x", "y"], "w": [1.0, 2.0]}), ["e", "a", "w"])
+    >>> PartialSpec.of(src, ["e", "w"], "a", "w", "drop", None).columns  # the weight read once
+    ['e', 'w', 'a']
+    """
 
     evidence: tuple
-    action: str
+    action: str | None
     weight: str | None
     nulls: str
     rules: tuple  # ((column, Rule), ...): Rule objects, since a spec alone loses where edges came from
     types: tuple  # ((column, Arrow type), ...): the source's unified types
     max_fibers: int | None = None
+    part_column: str | None = None
 
     @classmethod
-    def of(cls, src: Source, evidence, action, weight, nulls, rules, max_fibers=None) -> "PartialSpec":
-        return cls(tuple(evidence), action, weight, nulls, tuple(sorted(rules.items())),
-                   tuple((c, src.types[c]) for c in list(evidence) + [action] + ([weight] if weight else [])
-                         if c in src.types), max_fibers)
+    def of(cls, src: Source, evidence, action, weight, nulls, rules, max_fibers=None,
+           part_column: str | None = None) -> "PartialSpec":
+        cols = list(dict.fromkeys(list(evidence) + ([action] if action else []) + ([weight] if weight else [])))
+        return cls(tuple(evidence), action, weight, nulls, tuple(sorted((rules or {}).items())),
+                   tuple((c, src.types[c]) for c in cols if c in src.types), max_fibers, part_column)
 
     @property
     def columns(self) -> list[str]:
-        return list(self.evidence) + [self.action] + ([self.weight] if self.weight else [])
+        """The columns a task reads (each once)."""
+        return [c for c in dict.fromkeys(list(self.evidence) + ([self.action] if self.action else [])
+                                         + ([self.weight] if self.weight else [])) if c != self.part_column]
+
+    def batch(self, batch, label: str):
+        """A batch of the part called ``label`` as the state counts it: with ``part_column``, a
+        column holding the part's file name is added."""
+        if self.part_column is None:
+            return batch
+        import pyarrow as pa
+
+        name = os.path.basename(label)
+        return pa.RecordBatch.from_arrays(list(batch.columns) + [pa.array([name] * batch.num_rows, pa.string())],
+                                          names=list(batch.schema.names) + [self.part_column])
 
     def new_state(self, shards: int | None = None, expected_rows: int | None = None) -> FiberState:
         return FiberState(list(self.evidence), self.action, self.weight, self.nulls, dict(self.rules),
@@ -165,15 +194,19 @@ class PartialSpec:
 
     def params(self) -> dict:
         """The parameters that shape a partial state (the checkpoint key)."""
-        return {"checkpoint_format": CHECKPOINT_FORMAT, "state_version": STATE_VERSION, "dcb_fast": __version__,
-                "evidence": list(self.evidence), "action": self.action, "weight": self.weight,
-                "nulls": self.nulls, "rules": {c: r.spec() for c, r in self.rules}}
+        out = {"checkpoint_format": CHECKPOINT_FORMAT, "state_version": STATE_VERSION, "dcb_fast": __version__,
+               "evidence": list(self.evidence), "action": self.action, "weight": self.weight,
+               "nulls": self.nulls, "rules": {c: r.spec() for c, r in self.rules}}
+        if self.part_column is not None:  # only then: the keys of every other state stay as they were
+            out["part_column"] = self.part_column
+        return out
 
 
 def compute_part(src: Source, part: Part, spec: PartialSpec, shards: int | None = None, progress=None) -> FiberState:
     """The partial state of one part (read ahead on a background thread)."""
     return run_partials(part_batches(src, part, spec.columns), lambda: spec.new_state(shards, part.rows),
-                        progress=progress, labels={part.index: part.label})
+                        progress=progress, labels={part.index: part.label},
+                        prepare=spec.part_column and (lambda _, b: spec.batch(b, part.label)))
 
 
 def fingerprint(src: Source, part: Part, spec: PartialSpec) -> dict:
@@ -352,3 +385,17 @@ def run_local(src: Source, spec: PartialSpec, checkpoint: str, threads: int | No
         stats["computed_parts"].append(part.label)
     emit(stats)
     return total, stats
+
+
+class CheckpointEngine:
+    """The local engine with a checkpoint directory: :func:`run_local` (part by part, every
+    finished part kept in ``directory``)."""
+
+    name = "local"
+
+    def __init__(self, directory: str, part_rows: int = DEFAULT_PART_ROWS):
+        self.directory = directory
+        self.part_rows = part_rows
+
+    def run(self, source: Source, spec: PartialSpec, *, threads: int | None = None, progress=None):
+        return run_local(source, spec, self.directory, threads=threads, progress=progress, part_rows=self.part_rows)

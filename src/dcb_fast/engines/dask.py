@@ -323,3 +323,19 @@ def _check_shared(client, store: Checkpoint) -> None:
     if blind:
         raise DcbError(f"checkpoint directory '{store.root}' is not visible from worker {blind[0]}; put it on a "
                        "filesystem that the client and all workers share")
+
+
+class DaskEngine:
+    """:func:`run_dask` on ``scheduler`` (a ``distributed.Client``, an address or ``local:N``),
+    with an optional shared ``checkpoint`` directory."""
+
+    name = "dask"
+
+    def __init__(self, scheduler, checkpoint: str | None = None, split_every: int = DEFAULT_SPLIT_EVERY,
+                 part_rows: int = DEFAULT_PART_ROWS):
+        self.scheduler, self.checkpoint = scheduler, checkpoint
+        self.split_every, self.part_rows = split_every, part_rows
+
+    def run(self, source: Source, spec: PartialSpec, *, threads: int | None = None, progress=None):
+        return run_dask(source, spec, self.scheduler, checkpoint=self.checkpoint, threads=threads, progress=progress,
+                        split_every=self.split_every, part_rows=self.part_rows)

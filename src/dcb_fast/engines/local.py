@@ -52,15 +52,16 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
 
 
 def run_partials(batches: Iterator, new_state: Callable, threads: int | None = None, progress=None,
-                 on_batch: Callable | None = None, labels: dict | None = None):
+                 on_batch: Callable | None = None, labels: dict | None = None, prepare: Callable | None = None):
     """Feed every ``(part, batch)`` of ``batches`` into a new state and return it.
 
-    ``labels`` names each part (a file path) in error messages; ``threads`` is kept for callers
-    that size the state themselves."""
+    ``labels`` names each part (a file path) in error messages; ``prepare(part, batch)``
+    (optional) turns a batch into what the state counts; ``threads`` is kept for callers that size the
+    state themselves."""
     state = new_state()
     for part, batch in prefetch(batches):
         try:
-            state.update(batch)
+            state.update(prepare(part, batch) if prepare else batch)
         except DcbError as exc:
             where = (labels or {}).get(part)
             raise DcbError(f"{where}: {exc}" if where and not where.startswith("<") else str(exc)) from None
@@ -69,3 +70,17 @@ def run_partials(batches: Iterator, new_state: Callable, threads: int | None = N
         if progress is not None:
             progress.add(batch.num_rows)
     return state
+
+
+class LocalEngine:
+    """The default engine: every batch of the source into one state in this process (see
+    :func:`run_partials`); nothing is kept on disk."""
+
+    name = "local"
+
+    def run(self, source, spec, *, threads: int | None = None, progress=None):
+        labels = dict(source.parts())
+        state = run_partials(source.batches(spec.columns), lambda: spec.new_state(threads, source.total_rows),
+                             threads=threads, progress=progress, labels=labels,
+                             prepare=spec.part_column and (lambda part, b: spec.batch(b, labels[part])))
+        return state, {}

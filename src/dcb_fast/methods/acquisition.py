@@ -23,12 +23,11 @@ import pyarrow as pa
 
 from ..core.summary import envelope
 from ..errors import DcbError
-from ..fibers.state import FiberState
 from ..io import arrow as A
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from ..fibers.finalize import canonical_order, check_cell_weights
 from ..core.results import Result
-from ..engines.local import run_partials
+from .. import engines
 from .replay import split_counts
 from ..core.validation import check_columns, check_types
 
@@ -50,6 +49,7 @@ class ProbeCells:
         self.codes, self.action, self.count, self.w = codes, action, count, w
         self.n_actions, self.columns, self.values, self.row_cell = n_actions, columns, values, row_cell
         self._fibers: dict[tuple, tuple[np.ndarray, int]] = {}
+        self.run_info: dict = {"engine": "local", "checkpoint": None}
 
     @property
     def n_rows(self) -> int:
@@ -74,18 +74,18 @@ class ProbeCells:
         return self._fibers[key]
 
 
-def read_probe_cells(src, columns, action, weight, nulls, threads=None, with_rows=False) -> tuple[ProbeCells, pa.Array]:
-    """Read the input once into :class:`ProbeCells` (the fiber engine groups the rows); with
-    ``with_rows``, a second pass records each kept row's cell in input order."""
+def read_probe_cells(src, columns, action, weight, nulls, threads=None, with_rows=False, scheduler=None,
+                     checkpoint: str | None = None) -> tuple[ProbeCells, pa.Array]:
+    """Read the input once into :class:`ProbeCells` (the fiber engine groups the rows, on the
+    engine ``scheduler`` and ``checkpoint`` choose); with ``with_rows``, a second pass (in this
+    process) records each kept row's cell in input order."""
     # the state keys the columns in sorted name order, so that the canonical cell order (which a
     # split walks) depends on the columns and not on the order the probes were listed in
     keycols = sorted(columns)
     pos = [keycols.index(c) for c in columns]
     key = keycols + ([weight] if weight else [])
-    state = run_partials(src.batches(list(dict.fromkeys(key + [action]))),
-                         lambda: FiberState(key, action, None, nulls, None, shards=threads,
-                                            expected_rows=src.total_rows),
-                         labels=dict(src.parts()))
+    spec = engines.PartialSpec.of(src, key, action, None, nulls, None)
+    state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads)
     if state.n_rows == 0:
         raise DcbError("empty input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
     order = canonical_order(state)
@@ -113,6 +113,7 @@ def read_probe_cells(src, columns, action, weight, nulls, threads=None, with_row
     cells = ProbeCells(codes, act.astype(np.int64), counts[atom, act], w, len(ranks), columns, values)
     if with_rows:
         cells.row_cell = _row_cells(src, state, order, atom, act, ranks, key, action)
+    cells.run_info = run
     return cells, actions
 
 
@@ -318,7 +319,7 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
                        calib_fraction: float = 0.5, seed: int = 0, split: str = "cells", min_support: int = 1,
                        tie_break: str = "first", weight: str | None = None, nulls: str = "drop",
                        random_seed=None, batch_rows: int = DEFAULT_BATCH_ROWS,
-                       threads: int | None = None) -> AcquisitionResult:
+                       threads: int | None = None, scheduler=None, checkpoint: str | None = None) -> AcquisitionResult:
     """Probe-acquisition replay: per seeded split, each policy orders the ``probes`` on the
     calibration part, the order is frozen, and every step is scored on the test part.
 
@@ -342,6 +343,8 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
     ``split="permutation"`` permutes the kept rows *in input order* with a generator seeded
     ``seed + split_index`` and takes the first ``round(calib_fraction * n)`` as calibration:
     the authors' protocol (seed 31000 reproduces the paper), which depends on the row order.
+    ``scheduler`` and ``checkpoint`` choose the engine of the counting pass
+    (:func:`dcb_fast.engines.run`); the splits run on the cells in this process.
 
     >>> t = pa.table({"e": [0, 0, 0, 0] * 30, "u": [0, 1, 0, 1] * 30, "d": [0, 1, 0, 1] * 30})
     >>> r = acquisition_replay(t, ["e"], "d", ["u"], policies=["response_rank"], splits=5)
@@ -378,7 +381,8 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
     columns = evidence + probes
     src = open_source(source, columns + [action] + ([weight] if weight else []), batch_rows)
     check_types(src, weight, {})
-    cells, _ = read_probe_cells(src, columns, action, weight, nulls, threads, with_rows=split == "permutation")
+    cells, _ = read_probe_cells(src, columns, action, weight, nulls, threads, with_rows=split == "permutation",
+                                scheduler=scheduler, checkpoint=checkpoint)
     if weight:
         check_cell_weights(cells.w, cells.count, weight, cells.n_rows)
     for p in policies:
@@ -408,7 +412,9 @@ def acquisition_replay(source, evidence, action, probes, policies=None, splits: 
               "calib_fraction": calib_fraction, "seed": seed, "split": split, "min_support": min_support,
               "tie_break": tie_break, "weight": weight, "nulls": nulls,
               "random_seed": "custom" if random_seed else "[seed, split, 1]"}
-    return _summarize(rows, params, policies, src, cells)
+    result = _summarize(rows, params, policies, src, cells)
+    result.run_info = cells.run_info
+    return result
 
 
 STEP_FIELDS = ["calibration_certified_fraction", "certified_fraction", "false_decisions", "error_among_certified",

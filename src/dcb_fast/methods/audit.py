@@ -10,9 +10,7 @@ from ..core.progress import Progress
 from ..core.results import Result
 from ..core.summary import envelope
 from ..core.validation import check_columns, check_types, column_reader, fix_rules, resolve_rules
-from ..engines.checkpoint import PartialSpec, run_local
-from ..engines.dask import run_dask
-from ..engines.local import run_partials
+from .. import engines
 from ..errors import DcbError
 from ..fibers.finalize import audit_headline as headline, audit_warnings as warnings, fiber_table, summarize, tolerate
 from ..fibers.state import FiberState
@@ -94,23 +92,12 @@ def audit(source, evidence, action, weight=None, id=None, min_support: int = 1, 
         rule = rules[evidence[0]].resolve(column_reader(src), evidence[0])
         return audit_windows(src, evidence[0], action, weight, rule, int(min_support), thin, nulls)
     rules = fix_rules(src, rules)
-    if scheduler is not None or checkpoint is not None:
-        spec = PartialSpec.of(src, evidence, action, weight, nulls, rules, max_fibers)
-        with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
-            if scheduler is not None:
-                state, run = run_dask(src, spec, scheduler, checkpoint=checkpoint, threads=threads, progress=bar)
-            else:
-                state, run = run_local(src, spec, checkpoint, threads=threads, progress=bar)
-        result = AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id, **conf)
-        result.run_info = dict(run, engine="dask" if scheduler is not None else "local", checkpoint=checkpoint)
-        return result
-
+    spec = engines.PartialSpec.of(src, evidence, action, weight, nulls, rules, max_fibers)
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
-        state = run_partials(src.batches(columns), lambda: FiberState(evidence, action, weight, nulls, rules,
-                                                                      max_fibers=max_fibers, shards=threads,
-                                                                      expected_rows=src.total_rows),
-                             threads=threads, progress=bar, labels=dict(src.parts()))
-    return AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id, **conf)
+        state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads, progress=bar)
+    result = AuditResult.from_state(state, src, min_support=int(min_support), thin=thin, id=id, **conf)
+    result.run_info = run
+    return result
 
 
 def _sliced(fine: "AuditResult", evidence, by) -> "AuditResult":

@@ -43,4 +43,6 @@ def certify(source, evidence, action, weight=None, min_support: int = 1, nulls: 
                            "certify with a binned rule (quantile:N, width:W) or use replay with a tolerance")
     result = audit(source, evidence=evidence, action=action, weight=weight, min_support=min_support, nulls=nulls,
                    rules=rules, **kwargs)
-    return Certificate.from_audit(result)
+    cert = Certificate.from_audit(result)
+    cert.run_info = result.run_info  # what the engine did (``scheduler=``, ``checkpoint=`` go to the audit)
+    return cert

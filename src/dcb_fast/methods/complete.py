@@ -28,7 +28,7 @@ from ..fibers.finalize import canonical_order, zero_weight_message
 from ..core.progress import Progress
 from ..core.results import Result
 from ..core.validation import check_columns, check_types, fix_rules, resolve_rules
-from ..engines.local import run_partials
+from .. import engines
 from .slices import atom_slices
 
 _SCALE = 1 << 64
@@ -174,7 +174,8 @@ class CompletionResult(Result):
 def complete(source, evidence, action, probes, weight=None, min_support: int = 1, target: float | None = None,
              costs: dict | None = None, holdout: float | None = None, seed: int = 0, thin: str = "ambiguous",
              nulls: str = "drop", rules=None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
-             progress: bool | None = False, by: str | None = None) -> CompletionResult:
+             progress: bool | None = False, by: str | None = None, scheduler=None,
+             checkpoint: str | None = None) -> CompletionResult:
     """Greedy completion: add, one at a time, the probe whose addition to the evidence makes the
     largest weight certifiable (with ``costs``: the largest gain per unit cost; ties: the
     lexically first name), until the pool is empty or ``target`` is reached.
@@ -185,6 +186,7 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
 
     With ``by``, every step of the curve also gets ``by``: the figures of each value's slice
     (its own fibers over the step's columns), from the same pass (``slices.atom_slices``).
+    ``scheduler`` and ``checkpoint`` choose the engine of that pass (:func:`dcb_fast.engines.run`).
 
     >>> t = pa.table({"e": [0, 0, 0, 0, 1, 1], "p": [0, 0, 1, 1, 0, 1], "q": [0, 1, 0, 1, 0, 0],
     ...               "d": ["a", "a", "b", "b", "a", "a"]})
@@ -229,12 +231,9 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
                       batch_rows)
     check_types(src, weight, rules)
     rules = fix_rules(src, rules)
-    read_cols = list(dict.fromkeys(key_cols + [action] + ([weight] if weight else [])))
+    spec = engines.PartialSpec.of(src, key_cols, action, weight, nulls, rules)
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
-        state = run_partials(src.batches(read_cols),
-                             lambda: FiberState(key_cols, action, weight, nulls, rules, shards=threads,
-                                                expected_rows=src.total_rows),
-                             progress=bar, labels=dict(src.parts()))
+        state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads, progress=bar)
     if state.n_rows == 0:
         raise DcbError("empty input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
     held = holdout is not None
@@ -308,7 +307,9 @@ def complete(source, evidence, action, probes, weight=None, min_support: int = 1
                        metrics=metrics,
                        headline=_headline(metrics, target))
     table = pa.table({k: [s.get(k) for s in curve] for k in curve[0] if k != "by"})
-    return CompletionResult(summary, table)
+    result = CompletionResult(summary, table)
+    result.run_info = run
+    return result
 
 
 def _codes_and_summaries(state: FiberState, prefix: str) -> dict:
@@ -447,6 +448,9 @@ def complete_groups(source, group_by: str, evidence, action, probes, batch_rows:
     """
     import pyarrow.compute as pc
 
+    if options.pop("scheduler", None) is not None or options.pop("checkpoint", None) is not None:
+        raise DcbError("complete --group-by reads the table into memory once and runs in one process; "
+                       "drop --scheduler and --checkpoint (or run complete on each model's files)")
     evidence = check_columns(evidence, action, options.get("weight"))
     plist = [probes] if isinstance(probes, str) else list(probes or [])
     if group_by in evidence or group_by in plist or group_by == action or group_by == options.get("weight"):

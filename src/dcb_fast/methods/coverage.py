@@ -24,7 +24,6 @@ import pyarrow as pa
 from ..core.summary import envelope
 from ..errors import DcbError
 from ..fibers.certificate import CLASSES, FiberCertificate
-from ..fibers.state import FiberState
 from ..io import arrow as A
 from ..io.encoding import ColumnEncoder
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
@@ -32,7 +31,7 @@ from ..kernels import sums as ks
 from ..fibers.finalize import _label, evidence_columns, zero_weight_message
 from ..core.progress import Progress
 from ..core.results import Result
-from ..engines.local import run_partials
+from .. import engines
 from ..core.validation import check_types
 
 UNSEEN = 3
@@ -60,7 +59,8 @@ class CoverageResult(Result):
 
 
 def coverage(cert: FiberCertificate | str, source, weight=None, action=None, by=None, top_k: int = 20,
-             batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None, progress: bool | None = False):
+             batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None, progress: bool | None = False,
+             scheduler=None, checkpoint: str | None = None):
     """Check a production log against a certificate.
 
     Reports, weighted by ``weight`` (traffic per row): ``benchmark_coverage`` (keys that occur in
@@ -72,7 +72,8 @@ def coverage(cert: FiberCertificate | str, source, weight=None, action=None, by=
     has it) the false decisions of acting on the certificate, on the calibration fiber majority
     and on the global majority (the action with the largest calibration weight), as shares of the
     labelled traffic (rows whose true action is not null); with ``by`` the same figures per value
-    of that column.
+    of that column. ``scheduler`` and ``checkpoint`` choose the engine (see
+    :func:`dcb_fast.engines.run`; ``result.run_info`` says what ran).
 
     >>> from dcb_fast.methods.certify import certify
     >>> cal = pa.table({"lang": ["en", "en", "fr", "de"], "route": ["a", "b", "a", "a"]})
@@ -101,16 +102,16 @@ def coverage(cert: FiberCertificate | str, source, weight=None, action=None, by=
         check_types(src, weight, {})
 
     rules = {c: cert.rules[c] for c in ev}
+    # nulls kept as values: a null-evidence row is traffic (unseen), never dropped
+    spec = engines.PartialSpec.of(src, key_cols, action, weight, "value", rules)
     with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
-        state = run_partials(src.batches(columns),
-                             # nulls kept as values: a null-evidence row is traffic (unseen), never dropped
-                             lambda: FiberState(key_cols, action, weight, "value", rules, shards=threads,
-                                                expected_rows=src.total_rows),
-                             progress=bar, labels=dict(src.parts()))
+        state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads, progress=bar)
     if state.n_rows == 0:
         raise DcbError("empty production input: no rows" +
                        (f" left: every row has a null in weight column '{weight}'" if state.rows_read else ""))
-    return _finalize(cert, cert_path, state, src, weight, action, by, top_k)
+    result = _finalize(cert, cert_path, state, src, weight, action, by, top_k)
+    result.run_info = run
+    return result
 
 
 def _check_types(cert: FiberCertificate, src) -> None:

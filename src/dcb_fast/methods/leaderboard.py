@@ -184,7 +184,8 @@ def figures(row: np.ndarray) -> dict:
 
 def leaderboard_replay(source, group_by: str, id: str, evidence, action: str, tolerance="mae:error",
                        splits: int = 50, calib_fraction: float = 0.5, seed: int = 0, min_support: int = 1,
-                       error: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None) -> ReplayResult:
+                       error: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
+                       scheduler=None, checkpoint: str | None = None) -> ReplayResult:
     """Held-out replay of certify-then-acquire on a long leaderboard (SPEC section 6,
     "Leaderboard replays"): a row per (model, item), ``group_by`` names the model, ``id`` the
     item, ``evidence`` the prediction, ``action`` the true label.
@@ -201,11 +202,17 @@ def leaderboard_replay(source, group_by: str, id: str, evidence, action: str, to
     split, the lowest calibration MAE (the benchmark's pick) with certification's pick; with a
     fixed tolerance the MAE needs ``error`` (the error column), else no model choice is made.
 
+    Runs in one process: its unit is the row, not the fiber (see :func:`read_board`), so
+    ``scheduler`` and ``checkpoint`` are refused with a one-line error.
+
     >>> from dcb_fast.tools.synth import leaderboard
     >>> r = leaderboard_replay(leaderboard(models=3, items=400), "model", "item", "pred", "label", splits=5)
     >>> r.metrics["n_models"], r.metrics["runs"], len(r.metrics["models"])
     (3, 15, 3)
     """
+    if scheduler is not None or checkpoint is not None:
+        raise DcbError("replay --group-by reads the leaderboard row by row (one per model and item), not into fibers, "
+                       "so it runs in one process only; drop --scheduler and --checkpoint")
     if isinstance(evidence, (list, tuple)):
         if len(evidence) != 1:
             raise DcbError("a leaderboard replay has one evidence column: the model's prediction (--evidence PRED)")

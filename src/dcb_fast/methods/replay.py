@@ -25,12 +25,11 @@ from .._threads import parallel_map
 from ..core.summary import envelope
 from ..errors import DcbError
 from ..io import arrow as A
-from ..fibers.state import FiberState
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from ..core.results import Result
 
 from ..fibers.finalize import canonical_order, check_cell_weights
-from ..engines.local import run_partials
+from .. import engines
 from ..core.validation import check_columns, check_types, fix_rules, resolve_rules
 from ..core.quantiles import mean_abs, mean_signed
 from ..core.rules import Window
@@ -57,6 +56,7 @@ class Cells:
         self.fibers = fibers
         self.values = values or {}
         self._keys = keys
+        self.run_info: dict = {"engine": "local", "checkpoint": None}
 
     @property
     def models(self) -> list[str]:
@@ -87,22 +87,22 @@ class Cells:
         return pa.table({**cols, "count": pa.array(self.count)})
 
 
-def read_cells(src, models, action, weight, nulls, rules, threads=None) -> tuple[Cells, pa.Array]:
-    """Read the input once into joint cells (the fiber engine does the grouping).
+def read_cells(src, models, action, weight, nulls, rules, threads=None, scheduler=None,
+               checkpoint: str | None = None) -> tuple[Cells, pa.Array]:
+    """Read the input once into joint cells (the fiber engine does the grouping, on the engine
+    ``scheduler`` and ``checkpoint`` choose: see :func:`dcb_fast.engines.run`).
 
     ``models`` is ``{name: evidence columns}`` or one list of evidence columns (one model named
-    "model"). Returns the cells and the action values in canonical order (``cells.action``
-    indexes them)."""
+    "model"). Returns the cells (``cells.run_info``: what the engine did) and the action values
+    in canonical order (``cells.action`` indexes them)."""
     if not isinstance(models, dict):
         models = {"model": list(models)}
     cols = sorted({c for m in models.values() for c in m})
     key = cols + ([weight] if weight else [])
-    state = run_partials(src.batches(list(dict.fromkeys(key + [action]))),
-                         # a window column is counted by its exact values: windows are drawn per split
-                         lambda: FiberState(key, action, None, nulls, {c: r for c, r in (rules or {}).items()
-                                                                       if c in cols and not r.overlapping},
-                                            shards=threads, expected_rows=src.total_rows),
-                         labels=dict(src.parts()))
+    # a window column is counted by its exact values: windows are drawn per split
+    spec = engines.PartialSpec.of(src, key, action, None, nulls,
+                                  {c: r for c, r in (rules or {}).items() if c in cols and not r.overlapping})
+    state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads)
     if state.n_rows == 0:
         raise DcbError("empty input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
     order = canonical_order(state)
@@ -144,6 +144,7 @@ def read_cells(src, models, action, weight, nulls, rules, threads=None) -> tuple
 
     cells = Cells(counts[cell_atom, cell_action].astype(np.int64), cell_action.astype(np.int64), w, len(actions),
                   fibers, values, decode)
+    cells.run_info = run
     return cells, canon
 
 
@@ -314,7 +315,8 @@ def parse_tolerance(tolerance) -> tuple[float | None, str | None]:
 def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction: float = 0.5, seed: int = 0,
            min_support: int = 1, weight: str | None = None, models: dict | None = None,
            score: str | None = None, tolerance=None, nulls: str = "drop", rules=None,
-           batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None) -> ReplayResult:
+           batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None, scheduler=None,
+           checkpoint: str | None = None) -> ReplayResult:
     """Held-out replay of certify-then-acquire over ``splits`` seeded splits.
 
     Per split, a certificate is built on the calibration part (minimum support
@@ -344,6 +346,9 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     value's fiber is the calibration rows within the tolerance (a number, or ``"mae:COL"`` for
     the mean of |COL| over the input); a window with fewer than ``min_support`` calibration rows
     is ambiguous and its fiber majority is the global majority.
+
+    ``scheduler`` and ``checkpoint`` choose the engine of the counting pass
+    (:func:`dcb_fast.engines.run`); the splits run on the cells in this process.
 
     >>> t = pa.table({"e": [0, 0, 1, 1] * 25, "d": ["a", "a", "b", "a"] * 25})
     >>> r = replay(t, ["e"], "d", splits=10, seed=1)
@@ -391,7 +396,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         tolerance = mean_abs(lambda: (b.column(tol_col) for _, b in src.batches([tol_col])))
     if tolerance is not None:
         rules = {c: Window(tol=tolerance) for c in all_cols}
-    cells, _ = read_cells(src, models, action, weight, nulls, rules, threads)
+    cells, _ = read_cells(src, models, action, weight, nulls, rules, threads, scheduler, checkpoint)
     if weight:
         check_cell_weights(cells.w, cells.count, weight, cells.n_rows)
     score_means = None
@@ -404,8 +409,10 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         return {name: evaluate_split(cells, cal, test, min_support, tolerance, model=name) for name in models}
 
     results = parallel_map(one, range(splits), threads or 2)
-    return _summarize(results, models, splits, calib_fraction, seed, min_support, weight, tolerance, score,
-                      score_means, src, action, cells.n_rows, recorded)
+    result = _summarize(results, models, splits, calib_fraction, seed, min_support, weight, tolerance, score,
+                        score_means, src, action, cells.n_rows, recorded)
+    result.run_info = cells.run_info
+    return result
 
 
 def summarize_policies(results: list[dict]) -> dict:

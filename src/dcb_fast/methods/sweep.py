@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import engines
 from ..core.summary import envelope
 from ..errors import DcbError
 from ..fibers.state import FiberState
@@ -45,12 +46,17 @@ class SweepResult(Result):
 
 def sweep(source, evidence: str, action: str, error: str | None = None, weight: str | None = None,
           group_by: str | None = None, per_file: bool = False, rules=None, min_support: int = 1,
-          thin: str = "ambiguous", batch_rows: int = DEFAULT_BATCH_ROWS) -> SweepResult:
+          thin: str = "ambiguous", batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None,
+          scheduler=None, checkpoint: str | None = None) -> SweepResult:
     """Audit ``evidence`` under each fiber rule, per model.
 
     Models are the values of ``group_by``, or the input files with ``per_file=True``, or the
     whole input. ``rules`` defaults to the standard set (plus the error windows when ``error``
     is given). Returns one row per model and rule, and the median and mean over models.
+
+    The input is counted into cells (model, value, weight, error; per action) on the engine
+    ``scheduler`` and ``checkpoint`` choose (:func:`dcb_fast.engines.run`); every rule then runs
+    on each model's rows, rebuilt from the cells, in this process.
 
     >>> t = pa.table({"e": [0.1 * i for i in range(200)], "y": [i // 50 for i in range(200)]})
     >>> r = sweep(t, "e", "y", rules=["quantile:4", "knn:25"])
@@ -79,26 +85,7 @@ def sweep(source, evidence: str, action: str, error: str | None = None, weight: 
             parsed.append((s, r))
     cols = [evidence, action] + [c for c in (weight, error, group_by) if c]
     src = open_source(source, cols, batch_rows)
-
-    models: dict[str, dict[str, list]] = {}
-    labels = dict(src.parts())
-    for part, batch in src.batches(cols):
-        if group_by:
-            keys = A.as_array(batch.column(group_by))
-            if not pa.types.is_dictionary(keys.type):
-                keys = keys.dictionary_encode()
-            names = ["null" if k is None else str(k) for k in keys.dictionary.to_pylist()]
-            idx = A.np_values(keys.indices.fill_null(len(names)))
-            names.append("null")
-            order = np.argsort(idx, kind="stable")
-            bounds = np.searchsorted(idx[order], np.arange(len(names) + 1))
-            pieces = [(names[g], batch.take(pa.array(order[bounds[g]:bounds[g + 1]])))
-                      for g in range(len(names)) if bounds[g + 1] > bounds[g]]
-        else:
-            name = os.path.splitext(os.path.basename(labels[part]))[0] if per_file else "all"
-            pieces = [(name, batch)]
-        for name, piece in pieces:
-            models.setdefault(name, {"batches": []})["batches"].append(piece)
+    models, run = _read_models(src, evidence, action, weight, error, group_by, per_file, threads, scheduler, checkpoint)
 
     rows = []
     for name in sorted(models, key=_natural):
@@ -121,7 +108,49 @@ def sweep(source, evidence: str, action: str, error: str | None = None, weight: 
                        input=src.describe(),
                        metrics={"models": len(models), "rows": rows, "by_rule": by_rule},
                        headline=_headline(by_rule, len(models)))
-    return SweepResult(summary, out)
+    result = SweepResult(summary, out)
+    result.run_info = run
+    return result
+
+
+_PART = "__dcb_part"  # the key column of --per-file models: each part's file name
+
+
+def _read_models(src, evidence, action, weight, error, group_by, per_file, threads, scheduler,
+                 checkpoint) -> tuple[dict, dict]:
+    """{model name: {"batches": [its rows]}} and the engine's run info, from one counting pass
+    into cells keyed by the model (``group_by`` or the file), the value, the weight and the
+    error, per action, with nulls kept (``load_column`` drops them as it reads). A model's rows
+    come back from its cells, a cell's row repeated ``count`` times: every rule of the sweep is a
+    function of the multiset of rows (windows and bins depend on values only, never row order)."""
+    model_col = group_by or (_PART if per_file else None)
+    key = list(dict.fromkeys(([model_col] if model_col else []) + [evidence] + [c for c in (weight, error) if c]))
+    spec = engines.PartialSpec.of(src, key, action, None, "value", None, part_column=_PART if per_file else None)
+    state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads)
+    keys, counts, _, _ = state.table_arrays()
+    atom, act = np.nonzero(counts)
+    rep = counts[atom, act]
+    rows, acts = np.repeat(atom, rep), np.repeat(act, rep)
+    table = pa.table({**{c: state.encoders[j].values().take(pa.array(keys[rows, j])) for j, c in enumerate(key)},
+                      action: state.action_encoder.values().take(pa.array(acts))})
+    models: dict[str, dict[str, list]] = {}
+    if model_col is None:
+        if table.num_rows:
+            models["all"] = {"batches": table.to_batches()}
+        return models, run
+    mcodes = keys[rows, 0]
+    order = np.argsort(mcodes, kind="stable")
+    bounds = np.searchsorted(mcodes[order], np.arange(len(state.encoders[0]) + 1))
+    for m, value in enumerate(state.encoders[0].values().to_pylist()):
+        if bounds[m + 1] == bounds[m]:
+            continue
+        if per_file:
+            name = os.path.splitext(value)[0]
+        else:
+            name = "null" if value is None else str(value)
+        piece = table.take(pa.array(order[bounds[m]:bounds[m + 1]]))
+        models.setdefault(name, {"batches": []})["batches"].extend(piece.to_batches())
+    return models, run
 
 
 def _sweep_one(name, table, evidence, action, weight, error, parsed, min_support, thin) -> list[dict]:
