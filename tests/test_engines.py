@@ -327,6 +327,18 @@ def test_leaderboard_and_grouped_completion_refuse_engines(data):
         dcb.complete_groups(data.root, "day", ["lang"], ACTION, ["p1"], scheduler="local:2")
 
 
+def test_sweep_still_checks_its_weights(data):
+    """The sweep keeps each row's weight as a key value, where a NaN would pass as a null: it
+    is checked as a weight on every engine, as the sweep always did."""
+    t = pa.table({"s": [0.1, 0.2, 0.3, 0.4], "a": [0, 0, 1, 1], "w": [1.0, float("nan"), 1.0, -2.0]})
+    with pytest.raises(DcbError, match=r"^weight column 'w' has 2 rows with negative, NaN, infinite or too large"):
+        dcb.sweep(t, "s", "a", weight="w", rules=["quantile:2"])
+    path = str(data.tmp / "bad.parquet")
+    pq.write_table(t, path)
+    with pytest.raises(DcbError, match=r"bad.parquet: weight column 'w' has 2 rows with negative, NaN"):
+        dcb.sweep(path, "s", "a", weight="w", rules=["quantile:2"], checkpoint=data.ck)
+
+
 # -- the CLI: one option definition on every command ----------------------------------------------
 CLI = {
     "audit": ["audit", "{root}", "-e", "lang,tier", "-a", ACTION, "-w", WEIGHT],

@@ -35,7 +35,7 @@ from typing import Iterator
 
 from .._version import __version__
 from ..errors import DcbError
-from ..fibers.state import STATE_VERSION, FiberState
+from ..fibers.state import STATE_VERSION, FiberState, batch_weights
 from ..io.sources import CSV, PARQUET, Source, parquet_batches, short_error
 from ..io.writers import atomic_path
 from .local import run_partials
@@ -137,7 +137,9 @@ class PartialSpec:
     :func:`dcb_fast.engines.run`; :meth:`params` (the checkpoint key) covers all of it, so two
     methods whose states differ never share checkpoint parts. ``part_column`` names a key
     column that is not read but holds each part's file name (a sweep's ``--per-file`` models):
-    every engine adds it to the part's batches (:meth:`batch`).
+    every engine adds it to the part's batches (:meth:`batch`). ``weight_keys`` names key
+    columns that hold weights (a method that keeps each row's weight as a key value): they are
+    checked as weights are (finite, >= 0), since as key values a NaN would pass as a null.
 
     >>> import pyarrow as pa
     >>> from dcb_fast.io.sources import open_source
@@ -154,13 +156,20 @@ class PartialSpec:
     types: tuple  # ((column, Arrow type), ...): the source's unified types
     max_fibers: int | None = None
     part_column: str | None = None
+    weight_keys: tuple = ()
 
     @classmethod
     def of(cls, src: Source, evidence, action, weight, nulls, rules, max_fibers=None,
-           part_column: str | None = None) -> "PartialSpec":
+           part_column: str | None = None, weight_keys=()) -> "PartialSpec":
         cols = list(dict.fromkeys(list(evidence) + ([action] if action else []) + ([weight] if weight else [])))
         return cls(tuple(evidence), action, weight, nulls, tuple(sorted((rules or {}).items())),
-                   tuple((c, src.types[c]) for c in cols if c in src.types), max_fibers, part_column)
+                   tuple((c, src.types[c]) for c in cols if c in src.types), max_fibers, part_column,
+                   tuple(weight_keys))
+
+    @property
+    def prepares(self) -> bool:
+        """Does a batch need :meth:`batch` before it is counted?"""
+        return self.part_column is not None or bool(self.weight_keys)
 
     @property
     def columns(self) -> list[str]:
@@ -169,8 +178,10 @@ class PartialSpec:
                                          + ([self.weight] if self.weight else [])) if c != self.part_column]
 
     def batch(self, batch, label: str):
-        """A batch of the part called ``label`` as the state counts it: with ``part_column``, a
-        column holding the part's file name is added."""
+        """A batch of the part called ``label`` as the state counts it: its ``weight_keys``
+        checked, and with ``part_column`` a column holding the part's file name added."""
+        for c in self.weight_keys:
+            batch_weights(batch.column(c), c)  # raises on a negative, NaN or infinite weight
         if self.part_column is None:
             return batch
         import pyarrow as pa
@@ -206,7 +217,7 @@ def compute_part(src: Source, part: Part, spec: PartialSpec, shards: int | None 
     """The partial state of one part (read ahead on a background thread)."""
     return run_partials(part_batches(src, part, spec.columns), lambda: spec.new_state(shards, part.rows),
                         progress=progress, labels={part.index: part.label},
-                        prepare=spec.part_column and (lambda _, b: spec.batch(b, part.label)))
+                        prepare=spec.prepares and (lambda _, b: spec.batch(b, part.label)))
 
 
 def fingerprint(src: Source, part: Part, spec: PartialSpec) -> dict:

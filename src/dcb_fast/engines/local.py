@@ -82,5 +82,5 @@ class LocalEngine:
         labels = dict(source.parts())
         state = run_partials(source.batches(spec.columns), lambda: spec.new_state(threads, source.total_rows),
                              threads=threads, progress=progress, labels=labels,
-                             prepare=spec.part_column and (lambda part, b: spec.batch(b, labels[part])))
+                             prepare=spec.prepares and (lambda part, b: spec.batch(b, labels[part])))
         return state, {}

@@ -125,7 +125,8 @@ def _read_models(src, evidence, action, weight, error, group_by, per_file, threa
     function of the multiset of rows (windows and bins depend on values only, never row order)."""
     model_col = group_by or (_PART if per_file else None)
     key = list(dict.fromkeys(([model_col] if model_col else []) + [evidence] + [c for c in (weight, error) if c]))
-    spec = engines.PartialSpec.of(src, key, action, None, "value", None, part_column=_PART if per_file else None)
+    spec = engines.PartialSpec.of(src, key, action, None, "value", None, part_column=_PART if per_file else None,
+                                  weight_keys=[weight] if weight else ())
     state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads)
     keys, counts, _, _ = state.table_arrays()
     atom, act = np.nonzero(counts)
