@@ -1419,3 +1419,16 @@ def decode_records_oracle(rec, k, na, weighted):
         assert tuple(key) not in out, "a fiber twice"
         out[tuple(key)] = cells
     return out
+
+
+# --- replay slices (SPEC section 6 with issue 18's --by) ---
+def replay_slice_oracle(rows, models, action, cal_mask, by, value, weight=None, min_support=1, tol=None):
+    """One split's figures over the test rows whose ``by`` is ``value``: the certificate, the
+    fiber majorities and the global majority still come from every calibration row (the slice
+    column is not evidence), only the rows acted on are the slice's. None when the slice has no
+    test rows in this split."""
+    keep = [i for i in range(len(rows)) if cal_mask[i] or rows[i][by] == value]
+    if all(cal_mask[i] for i in keep):
+        return None
+    return replay_split_oracle([rows[i] for i in keep], models, action, [cal_mask[i] for i in keep], weight,
+                               min_support, tol)

@@ -25,14 +25,14 @@ from .reference import replay_split_oracle, replay_summary_oracle, split_stats_o
 
 # -- the library's split assignment, as row-level calibration masks -------------------------------
 
-def library_masks(table, models, action, weight, f, seed, splits, tol=None):
+def library_masks(table, models, action, weight, f, seed, splits, tol=None, by=None):
     """The rows the replay keeps and, per split, a calibration mask over them: cell i of the
     library's draw has ``cal[i]`` calibration rows, here its first ``cal[i]`` rows in input order
     (rows of one cell agree on every column a replay reads, so which ones is immaterial)."""
     cols = sorted({c for m in models.values() for c in m})
     rules = {c: Window(tol=tol) for c in cols} if tol is not None else {}
-    src = open_source(table, cols + [action] + ([weight] if weight else []))
-    cells, _ = read_cells(src, models, action, weight, "drop", rules)
+    src = open_source(table, cols + [action] + ([weight] if weight else []) + ([by] if by else []))
+    cells, _ = read_cells(src, models, action, weight, "drop", rules, by=by)
     keys = cells.key_table()
     key_cols = [c for c in keys.column_names if c != "count"]
     index = {tuple(r[c] for c in key_cols): i for i, r in enumerate(keys.to_pylist())}

@@ -45,6 +45,8 @@ def _pairs(ctx, param, value):
               help="Numeric evidence: each test value's fiber is the calibration rows within TOL "
                    "(or the mean |COL|, e.g. mae:error).")
 @click.option("--nulls", type=click.Choice(["drop", "value"]), default="drop", show_default=True)
+@click.option("--by", "by", default=None, metavar="COL",
+              help="Slice column (a day, a tenant): the policies per value, from the same splits.")
 @click.option("--rule", "rules", multiple=True, metavar="COL=RULE", help="Fiber rule for a numeric evidence column.")
 @click.option("--threads", "-j", type=click.IntRange(min=1), default=None)
 @click.option("--out", "-o", "out_dir", default=None, metavar="DIR", help="Write summary.json and replay_splits.parquet.")
@@ -55,7 +57,7 @@ def _pairs(ctx, param, value):
 @engine_options
 @handle_errors
 def replay_cmd(source, evidence, action, models, scores, weight, group_by, id_col, splits, calib_fraction, seed, min_support, tolerance,
-               nulls, rules, threads, out_dir, fmt, quiet, report_path, scheduler, checkpoint):
+               nulls, rules, by, threads, out_dir, fmt, quiet, report_path, scheduler, checkpoint):
     """Replay certify-then-acquire on seeded calibration/test splits: false decisions of acting
     on the benchmark vs certifying what the evidence determines and acquiring the rest.
 
@@ -74,9 +76,9 @@ def replay_cmd(source, evidence, action, models, scores, weight, group_by, id_co
     if group_by is not None or id_col is not None:
         if group_by is None or id_col is None:
             raise click.UsageError("a leaderboard replay needs both --group-by MODEL and --id ITEM")
-        if models or scores or weight or rules:
+        if models or scores or weight or rules or by:
             raise click.UsageError("--group-by replays one evidence column per model: no --model, --score-col, "
-                                   "--weight or --rule")
+                                   "--weight, --rule or --by")
         if not evidence:
             raise click.UsageError("give the prediction column: --evidence PRED")
         if tolerance is None:
@@ -101,7 +103,7 @@ def replay_cmd(source, evidence, action, models, scores, weight, group_by, id_co
             result = replay(list(source), evidence, action, splits=splits, calib_fraction=calib_fraction, seed=seed,
                             min_support=min_support, weight=weight, models=models, score=scores, tolerance=tolerance,
                             nulls=nulls, rules=parse_rules(rules), threads=threads, scheduler=scheduler,
-                            checkpoint=checkpoint)
+                            checkpoint=checkpoint, by=by)
         render = render_replay
     note_run(quiet, result.run_info)
     if out_dir is not None:

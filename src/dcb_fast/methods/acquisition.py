@@ -28,7 +28,7 @@ from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from ..fibers.finalize import canonical_order, check_cell_weights
 from ..core.results import Result
 from .. import engines
-from .replay import split_counts
+from .cells import split_counts
 from ..core.validation import check_columns, check_types
 
 SPLITS = ("cells", "permutation")

@@ -1,10 +1,9 @@
 """Certify-then-acquire: held-out replays, acquisition cost and model choice (SPEC section 6).
 
-The input is read once into **joint cells**: one per distinct (evidence of every model, weight,
-action), with its row count. A split of the rows into calibration and test is a draw of per-cell
-calibration counts (multivariate hypergeometric: exactly what a uniformly random choice of
-``round(f n)`` calibration rows gives), so N splits cost N passes over the cells, never over the
-rows. Splits run on all cores.
+The input is read once into **joint cells** (:mod:`dcb_fast.methods.cells`): one per distinct
+(evidence of every model, weight, action), with its row count; a split is a draw of per-cell
+calibration counts, so N splits cost N passes over the cells, never over the rows. Splits run on
+all cores.
 
 Splits are drawn once per split over the joint cells, so every model and every policy of a replay
 sees the same calibration and test rows. The draw walks the cells in a canonical order (by the
@@ -24,148 +23,18 @@ import pyarrow as pa
 from .._threads import parallel_map
 from ..core.summary import envelope
 from ..errors import DcbError
-from ..io import arrow as A
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from ..core.results import Result
 
-from ..fibers.finalize import canonical_order, check_cell_weights
-from .. import engines
+from ..fibers.finalize import check_cell_weights
 from ..core.validation import check_columns, check_types, fix_rules, resolve_rules
 from ..core.quantiles import mean_abs, mean_signed
 from ..core.rules import Window
+from .cells import Cells, read_cells, split_counts  # noqa: F401  (read_cells, split_counts: part of the replay's interface)
 
 POLICIES = ["certify_only", "fiber_majority", "global_majority", "certify_then_acquire"]
 FIELDS = ["certified_fraction", "error_among_certified", "false_decisions", "acquisitions"]
 LAMBDAS = [0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
-
-
-class Cells:
-    """Joint cells of a replay, in canonical order: ``count`` rows of each, their ``action``
-    (rank in the canonical action order) and ``w`` (the weight of every row of the cell, 1 when
-    unweighted); per model, ``fibers[name]`` numbers the model's evidence fibers and
-    ``values[name]`` holds the numeric evidence of window replays.
-
-    ``fiber`` / ``value`` are the first (or only) model's; :meth:`model` gives a one-model view;
-    :meth:`key_table` decodes each cell's columns (evidence, weight, action)."""
-
-    def __init__(self, count, action, w, n_actions, fibers: dict, values: dict | None = None, keys=None):
-        self.count = count
-        self.action = action
-        self.w = w
-        self.n_actions = n_actions
-        self.fibers = fibers
-        self.values = values or {}
-        self._keys = keys
-        self.run_info: dict = {"engine": "local", "checkpoint": None}
-
-    @property
-    def models(self) -> list[str]:
-        return list(self.fibers)
-
-    @property
-    def fiber(self) -> np.ndarray:
-        return self.fibers[self.models[0]]
-
-    @property
-    def value(self):
-        return self.values.get(self.models[0])
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.count.sum())
-
-    def model(self, name: str) -> "Cells":
-        """The same cells seen by one model only."""
-        vals = {name: self.values[name]} if name in self.values else {}
-        return Cells(self.count, self.action, self.w, self.n_actions, {name: self.fibers[name]}, vals, self._keys)
-
-    def key_table(self) -> pa.Table:
-        """One row per cell: its evidence columns, weight and action, decoded, plus ``count``."""
-        if self._keys is None:
-            raise DcbError("these cells carry no keys")
-        cols = self._keys()
-        return pa.table({**cols, "count": pa.array(self.count)})
-
-
-def read_cells(src, models, action, weight, nulls, rules, threads=None, scheduler=None,
-               checkpoint: str | None = None) -> tuple[Cells, pa.Array]:
-    """Read the input once into joint cells (the fiber engine does the grouping, on the engine
-    ``scheduler`` and ``checkpoint`` choose: see :func:`dcb_fast.engines.run`).
-
-    ``models`` is ``{name: evidence columns}`` or one list of evidence columns (one model named
-    "model"). Returns the cells (``cells.run_info``: what the engine did) and the action values
-    in canonical order (``cells.action`` indexes them)."""
-    if not isinstance(models, dict):
-        models = {"model": list(models)}
-    cols = sorted({c for m in models.values() for c in m})
-    key = cols + ([weight] if weight else [])
-    # a window column is counted by its exact values: windows are drawn per split
-    spec = engines.PartialSpec.of(src, key, action, None, nulls,
-                                  {c: r for c, r in (rules or {}).items() if c in cols and not r.overlapping})
-    state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads)
-    if state.n_rows == 0:
-        raise DcbError("empty input: no rows" + (" left after dropping nulls" if state.rows_read else ""))
-    order = canonical_order(state)
-    keys, counts, _, _ = state.table_arrays()
-    keys = keys[order]
-    actions = state.action_encoder.values()
-    ranks = state.action_encoder.sort_ranks()
-    by_rank = np.argsort(ranks)  # the action code of each canonical rank
-    # columns in canonical action order, so that nonzero() walks atoms in canonical order and,
-    # within an atom, actions by value: the walk never depends on the order values were first seen
-    counts = counts[np.ix_(order, by_rank)]
-    cell_atom, cell_action = np.nonzero(counts)
-    k = len(cols)
-    atoms = keys[cell_atom]
-    fibers, values = {}, {}
-    for name, mcols in models.items():
-        if set(mcols) == set(cols):
-            # canonical order sorts by the evidence columns first: a fiber is a run of equal codes
-            change = np.ones(len(keys), dtype=bool)
-            if len(keys) and k:
-                change[1:] = (keys[1:, :k] != keys[:-1, :k]).any(axis=1)
-            fibers[name] = (np.cumsum(change, dtype=np.int64) - 1)[cell_atom]
-        else:
-            idx = [cols.index(c) for c in mcols]
-            fibers[name] = np.unique(atoms[:, idx], axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
-        r = (rules or {}).get(mcols[0])
-        if len(mcols) == 1 and r is not None and r.overlapping:
-            j = cols.index(mcols[0])
-            values[name] = A.np_values(state.encoders[j].values(), nan_nulls=True)[atoms[:, j]].astype(np.float64)
-    w = (A.np_values(state.encoders[k].values(), nan_nulls=True)[atoms[:, k]].astype(np.float64)
-         if weight else np.ones(len(cell_atom)))
-    canon = actions.take(pa.array(by_rank))
-    encoders = state.encoders  # not the state: its fiber tables are freed when this returns
-
-    def decode():
-        out = {c: encoders[j].values().take(pa.array(atoms[:, j])) for j, c in enumerate(key)}
-        out[action] = canon.take(pa.array(cell_action))
-        return out
-
-    cells = Cells(counts[cell_atom, cell_action].astype(np.int64), cell_action.astype(np.int64), w, len(actions),
-                  fibers, values, decode)
-    cells.run_info = run
-    return cells, canon
-
-
-def split_counts(cells: Cells, calib_fraction: float, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Calibration and test row counts per cell for split ``index`` of ``seed``.
-
-    ``round(calib_fraction * n)`` calibration rows drawn uniformly without replacement, as a
-    multivariate hypergeometric draw over the cells in their canonical order, from a generator
-    seeded ``[seed, index]``: the result depends only on the multiset of rows, the seed and the
-    index, and one split costs one pass over the cells. Every model and policy of a replay uses
-    the same draw (the cells are joint over all models' columns).
-
-    >>> c = Cells(np.array([3, 5]), np.array([0, 1]), np.ones(2), 2, {"m": np.array([0, 0])})
-    >>> cal, test = split_counts(c, 0.5, seed=0, index=0)
-    >>> int(cal.sum()), bool((cal + test == c.count).all())
-    (4, True)
-    """
-    rng = np.random.default_rng([seed, index])
-    n = cells.n_rows
-    cal = rng.multivariate_hypergeometric(cells.count, int(round(calib_fraction * n)), method="marginals")
-    return cal, cells.count - cal
 
 
 def _per_fiber(fiber, action, values, nf, na):
@@ -174,14 +43,16 @@ def _per_fiber(fiber, action, values, nf, na):
 
 
 def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support: int, tol: float | None = None,
-                   model: str | None = None) -> dict:
+                   model: str | None = None, empty: bool = False) -> dict:
     """The four policies on one split (SPEC section 6) for one model (default: the first).
 
     Per policy: ``(certified fraction, error among certified, false decisions over all test
     rows, acquisitions)`` as weighted shares of the test part; the error among certified is NaN
     when nothing is certified. Fiber majority uses the global majority for keys unseen in
     calibration and, with a tolerance window, for windows with fewer than ``min_support``
-    calibration rows. Ties between actions go to the lowest canonical action.
+    calibration rows. Ties between actions go to the lowest canonical action. ``empty``: a test
+    part without weight (a slice absent from this split's test rows) gives NaN figures instead
+    of an error.
 
     >>> c = Cells(np.array([2, 1, 1]), np.array([0, 0, 1]), np.ones(3), 2, {"m": np.array([0, 1, 1])})
     >>> r = evaluate_split(c, np.array([1, 1, 0]), np.array([1, 0, 1]), min_support=1)
@@ -212,6 +83,8 @@ def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support:
     tot = tw.sum(axis=1)
     W = tot.sum()
     if W <= 0:
+        if empty:
+            return dict.fromkeys(POLICIES, (math.nan,) * 4)
         raise DcbError("a test part has no weight; use more rows or a larger test fraction")
     cert_w = tot[certified].sum()
     wrong_cert = (tot - tw[np.arange(len(tw)), cert_act])[certified].sum()
@@ -316,7 +189,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
            min_support: int = 1, weight: str | None = None, models: dict | None = None,
            score: str | None = None, tolerance=None, nulls: str = "drop", rules=None,
            batch_rows: int = DEFAULT_BATCH_ROWS, threads: int | None = None, scheduler=None,
-           checkpoint: str | None = None) -> ReplayResult:
+           checkpoint: str | None = None, by: str | None = None) -> ReplayResult:
     """Held-out replay of certify-then-acquire over ``splits`` seeded splits.
 
     Per split, a certificate is built on the calibration part (minimum support
@@ -347,6 +220,13 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     the mean of |COL| over the input); a window with fewer than ``min_support`` calibration rows
     is ambiguous and its fiber majority is the global majority.
 
+    ``by`` (a column that is no model's evidence: a day, a tenant) adds ``metrics["by"]``: per
+    value, the policies' figures over that value's test rows, from the same splits and the same
+    certificates (built on all calibration rows); the values' figures, weighted by their share
+    of each split's test weight (``test_share`` in the splits table), add up to the split's. The
+    slice column is part of the cells, so a seed draws other (equally random) splits than
+    without ``by``; rows with a null slice value are dropped unless ``nulls="value"``.
+
     ``scheduler`` and ``checkpoint`` choose the engine of the counting pass
     (:func:`dcb_fast.engines.run`); the splits run on the cells in this process.
 
@@ -376,6 +256,8 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
             raise DcbError(f"give one score column per model (--score-col NAME=COL); missing or unknown: "
                            f"{', '.join(sorted(set(missing) | (set(score) - set(models))))}")
     all_cols = list(dict.fromkeys(c for cols in models.values() for c in cols))
+    if by is not None and (by in all_cols or by in (action, weight) or by in (score or {}).values()):
+        raise DcbError(f"by column '{by}' is also an evidence, action, weight or score column; slice by another column")
     tol_col = None
     if tolerance is not None:
         if any(len(cols) != 1 for cols in models.values()):
@@ -387,7 +269,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
             raise DcbError(f"rule {r.spec()} for '{col}' is not a replay rule: numeric evidence in a replay uses a "
                            "tolerance window over each split's calibration values; give --tolerance TOL (or "
                            "mae:COLUMN) instead, or a binned rule (quantile:N, width:W)")
-    extra = [c for c in [weight, tol_col] + list((score or {}).values()) if c]
+    extra = [c for c in [weight, tol_col, by] + list((score or {}).values()) if c]
     src = open_source(source, all_cols + [action] + extra, batch_rows)
     check_types(src, weight, rules)
     rules = fix_rules(src, rules)
@@ -396,7 +278,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         tolerance = mean_abs(lambda: (b.column(tol_col) for _, b in src.batches([tol_col])))
     if tolerance is not None:
         rules = {c: Window(tol=tolerance) for c in all_cols}
-    cells, _ = read_cells(src, models, action, weight, nulls, rules, threads, scheduler, checkpoint)
+    cells, _ = read_cells(src, models, action, weight, nulls, rules, threads, scheduler, checkpoint, by=by)
     if weight:
         check_cell_weights(cells.w, cells.count, weight, cells.n_rows)
     score_means = None
@@ -408,11 +290,68 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         cal, test = split_counts(cells, calib_fraction, seed, k)
         return {name: evaluate_split(cells, cal, test, min_support, tolerance, model=name) for name in models}
 
+    def sliced(k):
+        cal, test = split_counts(cells, calib_fraction, seed, k)
+        test_w = test * cells.w
+        total = test_w.sum()
+        out = []
+        for v in range(len(cells.by_values)):
+            t = np.where(cells.by == v, test, 0)
+            share = float(test_w[cells.by == v].sum() / total) if total > 0 else math.nan
+            out.append((share, {name: evaluate_split(cells, cal, t, min_support, tolerance, model=name, empty=True)
+                                for name in models}))
+        return out
+
     results = parallel_map(one, range(splits), threads or 2)
+    slices = parallel_map(sliced, range(splits), threads or 2) if by else None
     result = _summarize(results, models, splits, calib_fraction, seed, min_support, weight, tolerance, score,
                         score_means, src, action, cells.n_rows, recorded)
+    if by:
+        _add_slices(result, slices, cells, models, by)
     result.run_info = cells.run_info
     return result
+
+
+def _add_slices(result: ReplayResult, slices: list, cells: Cells, models: dict, by: str) -> None:
+    """``metrics["by"]`` (per slice value: its rows and, per model, the policies over splits) and
+    the slices' rows of the splits table (``by``, ``test_share``)."""
+    labels = cells.by_values.to_pylist()
+    rows_of = np.bincount(cells.by, weights=cells.count, minlength=len(labels))
+    name0 = next(iter(models))
+    out = []
+    for v, label in enumerate(labels):
+        per = {name: summarize_policies([s[v][1][name] for s in slices]) for name in models}
+        entry = {"value": _jsonable(label), "n_rows": int(rows_of[v]),
+                 "test_share": split_stats([s[v][0] for s in slices]), "policies": per[name0]}
+        if len(models) > 1:
+            entry["models"] = per
+        out.append(entry)
+    result.summary["metrics"]["by"] = out
+    result.summary["parameters"]["by"] = by
+    t = result.splits
+    n = t.num_rows
+    extra = {"split": [], "model": [], "policy": [], **{f: [] for f in FIELDS}, "break_even_lambda": [],
+             "by": [], "test_share": []}
+    for k, s in enumerate(slices):
+        for v, (share, res) in enumerate(s):
+            for name, pol in res.items():
+                lam = break_even(pol)
+                for p, vals in pol.items():
+                    extra["split"].append(k)
+                    extra["model"].append(name)
+                    extra["policy"].append(p)
+                    for f, x in zip(FIELDS, vals):
+                        extra[f].append(None if math.isnan(x) else x)
+                    extra["break_even_lambda"].append(None if p != "certify_then_acquire" or math.isnan(lam) else lam)
+                    extra["by"].append(None if labels[v] is None else str(labels[v]))
+                    extra["test_share"].append(share)
+    whole = t.append_column("by", pa.array([None] * n, pa.string())).append_column(
+        "test_share", pa.array([1.0] * n, pa.float64()))
+    result.splits = pa.concat_tables([whole, pa.table(extra, schema=whole.schema)])
+
+
+def _jsonable(v):
+    return v if v is None or isinstance(v, (bool, int, float, str)) else str(v)
 
 
 def summarize_policies(results: list[dict]) -> dict:

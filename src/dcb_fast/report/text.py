@@ -218,6 +218,23 @@ def render_replay(summary: dict) -> str:
             picks = mc.get(f"{who}_choices")
             if picks:
                 lines.append(f"    {who} picks: " + ", ".join(f"{n} {k}" for n, k in picks.items()))
+    if m.get("by"):
+        lines += ["", f"  per {p['by']} (means over splits; false decisions over that value's test rows)",
+                  f"  {'value':<20}{'rows':>12}{'test share':>12}{'certified':>11}{'fd: fiber maj.':>16}"
+                  f"{'fd: cert+acq':>14}{'acquired':>10}"]
+
+        def mean(x):
+            return "-" if x is None or x.get("mean") is None else pct(x["mean"])
+
+        for r in m["by"][:30]:
+            pol = r["policies"]
+            lines.append(f"  {str(r['value'])[:19]:<20}{r['n_rows']:>12,}{mean(r['test_share']):>12}"
+                         f"{mean(pol['certify_only']['certified_fraction']):>11}"
+                         f"{mean(pol['fiber_majority']['false_decisions']):>16}"
+                         f"{mean(pol['certify_then_acquire']['false_decisions']):>14}"
+                         f"{mean(pol['certify_then_acquire']['acquisitions']):>10}")
+        if len(m["by"]) > 30:
+            lines.append(f"  ... {len(m['by']) - 30} more values (--format json lists all)")
     lines.append("  " + summary["headline"])
     return "\n".join(lines)
 

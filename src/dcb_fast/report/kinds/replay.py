@@ -13,7 +13,8 @@ MAX_POLICIES = 20
 
 @register_kind("replay", "dcb replay report")
 def render(ctx: Context) -> list:
-    return [ctx.part("headline numbers", _cards), ctx.part("policies", _policies), ctx.part("cost curve", _cost)]
+    return [ctx.part("headline numbers", _cards), ctx.part("policies", _policies), ctx.part("slices", _slices),
+            ctx.part("cost curve", _cost)]
 
 
 def _mean(stat) -> float | None:
@@ -72,3 +73,20 @@ def _cost(ctx: Context) -> Html:
                      numeric=(0, 1, 2, 3))
     caption = "Below the break-even \u03bb* certify-then-acquire costs less than acting on the benchmark."
     return section("Cost of acquiring", figure(svg, fallback, caption=caption))
+
+
+def _slices(ctx: Context) -> Html:
+    by = ctx.metrics.get("by")
+    if not by:
+        return Html("")
+    shown = by[:ctx.top_k]
+    rows = [(b["value"], f"{b['n_rows']:,}", pct(_mean(b["test_share"])),
+             pct(_mean(b["policies"]["certify_only"]["certified_fraction"])),
+             pct(_mean(b["policies"]["fiber_majority"]["false_decisions"]), 3),
+             pct(_mean(b["policies"]["certify_then_acquire"]["false_decisions"]), 3),
+             pct(_mean(b["policies"]["certify_then_acquire"]["acquisitions"]))) for b in shown]
+    return section(f"Per {ctx.parameters.get('by')}", table(
+        ["value", "rows", "test share", "certified", "false decisions: fiber majority",
+         "false decisions: certify then acquire", "acquired"], rows, more=len(by) - len(shown)),
+        note="Means over the splits; each value's figures are over its own test rows, under the certificate of "
+             "all calibration rows of the split.")
