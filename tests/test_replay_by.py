@@ -192,3 +192,18 @@ def test_the_slices_spread_each_cells_calibration_rows_exactly():
         want, _ = split_counts(coarse, 0.5, 7, k)
         assert (np.bincount(cells.coarse, weights=cal).astype(int) == want).all()
         assert ((cal >= 0) & (test >= 0) & (cal + test == cells.count)).all()
+
+
+def test_on_the_checkpoint_engine_the_slices_are_the_local_ones(tmp_path):
+    import pyarrow.parquet as pq
+
+    t = table(n=600, seed=12)
+    paths = []
+    for i, part in enumerate([t.slice(0, 250), t.slice(250)]):
+        paths.append(str(tmp_path / f"p{i}.parquet"))
+        pq.write_table(part, paths[-1])
+    local = dcb_fast.replay(paths, ["e"], "d", splits=4, by="day")
+    for _ in range(2):  # a first run stores every part, the second reuses them
+        ck = dcb_fast.replay(paths, ["e"], "d", splits=4, by="day", checkpoint=str(tmp_path / "ck"))
+        assert ck.metrics == local.metrics and ck.splits.equals(local.splits)
+    assert ck.run_info["reused"] == 2
