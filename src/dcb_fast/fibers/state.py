@@ -70,6 +70,7 @@ class FiberState:
         self._parts = Partitions(len(self.evidence), bool(self.weight), self.threads, reserve, capacity)
         self._parts.max_fibers = self._check_fibers
         self._cache = None
+        self._rows = None  # n_rows, cached until the counts change
         self._scratch = None
         self._dense: DenseTables | None = None
         self._dense_off = False  # the key space outgrew the dense table once: hash from then on
@@ -87,9 +88,11 @@ class FiberState:
 
     @property
     def n_rows(self) -> int:
-        self._settle()
-        kw, na = self.key_words, self.n_action_slots
-        return int(sum(sh.rec[:, kw : kw + na].sum() for sh in self.partition_records))
+        if self._rows is None:
+            self._settle()
+            kw, na = self.key_words, self.n_action_slots
+            self._rows = int(sum(sh.rec[:, kw : kw + na].sum() for sh in self.partition_records))
+        return self._rows
 
     @property
     def dropped_rows(self) -> int:
@@ -213,6 +216,7 @@ class FiberState:
 
         self._dropped += int(sum(parallel_map(run, range(parts), parts)))
         self._cache = None
+        self._rows = None  # n_rows, cached until the counts change
 
     def _flush_dense(self) -> None:
         """Move the dense counts into the hash shards (as pre-aggregated cells)."""
@@ -246,6 +250,7 @@ class FiberState:
         self._dropped += self._parts.add(codes, acodes, weights=weights, cnt=cnt, chi=chi, clo=clo)
         self._ensure_actions(acodes)
         self._cache = None
+        self._rows = None  # n_rows, cached until the counts change
 
     # -- merge ----------------------------------------------------------------------------------
     def merge(self, other: "FiberState") -> "FiberState":
