@@ -50,3 +50,13 @@ def test_explain_and_diff_on_dask(client, data):
     a = audit(data.root, scheduler=client, **kw)
     b = audit(data.root, scheduler=client, min_support=50, **kw)
     assert diff(a, b).metrics == diff(audit(data.root, **kw), audit(data.root, min_support=50, **kw)).metrics
+
+
+def test_sliced_replay_on_dask(client, data):
+    from dcb_fast import replay
+
+    kw = dict(evidence=["tier"], action=ACTION, weight=WEIGHT, min_support=2, by="lang")
+    local = replay(data.root, splits=4, **kw)
+    got = replay(data.root, splits=4, scheduler=client, **kw)
+    assert got.run_info["engine"] == "dask"
+    assert got.metrics == local.metrics and got.splits.equals(local.splits)
