@@ -33,7 +33,7 @@ from ..core.summary import envelope
 from ..errors import DcbError
 from ..io import arrow as A
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
-from .replay import (LAMBDAS, parse_tolerance, FIELDS, ReplayResult, break_even, certification_key, split_stats,
+from .replay import (LAMBDAS, parse_tolerance, FIELDS, ReplayResult, break_even, model_choices, split_stats,
                         summarize_policies)
 from ..kernels.leaderboard import (CAL_MAE, CERTIFIED, FD_GLOBAL, FD_MAJORITY, N_CAL, N_OUT, N_TEST, TOL,
                                    WRONG_CERTIFIED, leaderboard_split)
@@ -299,25 +299,7 @@ def _summarize(results, names, tols, maes, board, src, params) -> ReplayResult:
 
 def choices_by_mae(results: list[dict], names: list[str], maes: np.ndarray) -> dict:
     """Per split: the model with the lowest calibration MAE (``maes[split, model]``; the
-    benchmark's pick) vs certification's pick (:func:`dcb_fast.methods.replay.certification_key`);
-    ties go to the model first in ``names``. Counts of picks, how often they differ, and the
-    false decisions each pick makes (benchmark: its window majority; certification: certify
-    then acquire)."""
-    differ, fd_bench, fd_cert, err_bench, err_cert = 0, [], [], [], []
-    n_bench, n_cert = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
-    for k, res in enumerate(results):
-        bench = names[int(np.argmin(maes[k]))]  # argmin: the first of tied models
-        cert = min(names, key=lambda n: (*certification_key(res[n]), names.index(n)))
-        differ += bench != cert
-        n_bench[bench] += 1
-        n_cert[cert] += 1
-        fd_bench.append(res[bench]["fiber_majority"][2])
-        fd_cert.append(res[cert]["certify_then_acquire"][2])
-        err_bench.append(res[bench]["certify_only"][1])
-        err_cert.append(res[cert]["certify_only"][1])
-    return {"differ_fraction": differ / len(results), "benchmark_choice": "lowest calibration MAE",
-            "benchmark_choices": n_bench, "certification_choices": n_cert,
-            "benchmark_choice_false_decisions": split_stats(fd_bench),
-            "certification_choice_false_decisions": split_stats(fd_cert),
-            "benchmark_choice_error_among_certified": split_stats(err_bench),
-            "certification_choice_error_among_certified": split_stats(err_cert)}
+    benchmark's pick, the first of tied models) vs certification's pick
+    (:func:`dcb_fast.methods.replay.model_choices`), with each pick's error among certified."""
+    return model_choices(results, names, lambda k, res: names[int(np.argmin(maes[k]))], "lowest calibration MAE",
+                         errors=True)

@@ -426,21 +426,39 @@ def certification_key(figures: dict) -> tuple[float, float]:
 
 def _choices(results, names, score_means=None) -> dict:
     """Per split: the model a benchmark score picks vs the one certification picks."""
-    differ, fd_bench, fd_cert = 0, [], []
+    if score_means is not None:
+        def bench(k, res):
+            return min(names, key=lambda n: (score_means[n], names.index(n)))
+    else:
+        def bench(k, res):
+            return min(names, key=lambda n: (res[n]["fiber_majority"][2], names.index(n)))
+    return model_choices(results, names, bench,
+                         "lowest mean score" if score_means is not None else "fewest fiber-majority false decisions")
+
+
+def model_choices(results: list[dict], names: list[str], bench, benchmark_choice: str, errors: bool = False) -> dict:
+    """Per split (``results[k]``: :func:`evaluate_split` per model), the model ``bench(k, res)``
+    picks (the benchmark's choice) vs certification's pick (:func:`certification_key`; ties go
+    to the model first in ``names``): counts of picks, how often they differ, the false
+    decisions each pick makes (benchmark: its fiber or window majority; certification: certify
+    then acquire) and, with ``errors``, each pick's error among certified."""
+    differ, fd_bench, fd_cert, err_bench, err_cert = 0, [], [], [], []
     n_bench, n_cert = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
-    for res in results:
-        if score_means is not None:
-            bench = min(names, key=lambda n: (score_means[n], names.index(n)))
-        else:
-            bench = min(names, key=lambda n: (res[n]["fiber_majority"][2], names.index(n)))
+    for k, res in enumerate(results):
+        b = bench(k, res)
         cert = min(names, key=lambda n: (*certification_key(res[n]), names.index(n)))
-        differ += bench != cert
-        n_bench[bench] += 1
+        differ += b != cert
+        n_bench[b] += 1
         n_cert[cert] += 1
-        fd_bench.append(res[bench]["fiber_majority"][2])
+        fd_bench.append(res[b]["fiber_majority"][2])
         fd_cert.append(res[cert]["certify_then_acquire"][2])
-    return {"differ_fraction": differ / len(results),
-            "benchmark_choice": "lowest mean score" if score_means is not None else "fewest fiber-majority false decisions",
-            "benchmark_choices": n_bench, "certification_choices": n_cert,
-            "benchmark_choice_false_decisions": split_stats(fd_bench),
-            "certification_choice_false_decisions": split_stats(fd_cert)}
+        err_bench.append(res[b]["certify_only"][1])
+        err_cert.append(res[cert]["certify_only"][1])
+    out = {"differ_fraction": differ / len(results), "benchmark_choice": benchmark_choice,
+           "benchmark_choices": n_bench, "certification_choices": n_cert,
+           "benchmark_choice_false_decisions": split_stats(fd_bench),
+           "certification_choice_false_decisions": split_stats(fd_cert)}
+    if errors:
+        out["benchmark_choice_error_among_certified"] = split_stats(err_bench)
+        out["certification_choice_error_among_certified"] = split_stats(err_cert)
+    return out
