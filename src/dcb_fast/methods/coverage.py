@@ -37,6 +37,9 @@ from ..core.validation import check_types
 UNSEEN = 3
 CLASS_NAMES = CLASSES + ["unseen"]
 _SCALE = 1 << 64
+# coverage without ``by`` looks production rows up in the certificate (``coverage_lookup``);
+# with ``by`` (or this off: the tests' differential reference) it audits the log into fibers
+LOOKUP = True
 
 
 class CoverageResult(Result):
@@ -100,6 +103,14 @@ def coverage(cert: FiberCertificate | str, source, weight=None, action=None, by=
     _check_types(cert, src)
     if weight:
         check_types(src, weight, {})
+
+    if by is None and LOOKUP:  # the certificate's keys looked up row by row: production is not audited
+        from .coverage_lookup import figures, run
+
+        with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
+            look = run(cert, src, columns, weight, action, threads, bar)
+        metrics, uncovered = figures(look, weight, action)
+        return _result(cert, cert_path, src, look.rows_read, metrics, uncovered, None, weight, action, by, top_k)
 
     rules = {c: cert.rules[c] for c in ev}
     # nulls kept as values: a null-evidence row is traffic (unseen), never dropped
@@ -217,10 +228,15 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
     def uncovered(limit=None):
         return _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen, limit)
 
+    by_table = _by_table(state, keys, tot_hi, tot_lo, cls, by) if by else None
+    return _result(cert, cert_path, src, state.rows_read, metrics, uncovered, by_table, weight, action, by, top_k)
+
+
+def _result(cert, cert_path, src, rows_read, metrics, uncovered, by_table, weight, action, by, top_k):
+    """The :class:`CoverageResult` of finished figures (``uncovered(limit)`` builds the table)."""
+    ev = cert.evidence
     metrics["top_uncovered"] = _top(uncovered(top_k), top_k)
-    by_table = None
-    if by:
-        by_table = _by_table(state, keys, tot_hi, tot_lo, cls, by)
+    if by_table is not None:
         metrics["by"] = [{"value": _plain(r.pop(by)), **r} for r in by_table.to_pylist()]
 
     headline = (f"benchmark covers {metrics['benchmark_coverage']:.2%} of traffic; its action is determined "
@@ -232,7 +248,7 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
         },
                        certificate={"calibration": cert.meta["calibration"], "action": cert.action,
                         "global_majority": cert.meta.get("global_majority")},
-                       input={**src.describe(), "rows_read": state.rows_read},
+                       input={**src.describe(), "rows_read": rows_read},
                        metrics=metrics,
                        headline=headline)
     return CoverageResult(summary, uncovered, by_table)

@@ -1,0 +1,232 @@
+"""Production rows looked up in a certificate's key table (coverage, SPEC section 4).
+
+A certificate holds few fibers next to a production log's rows, so coverage does not count the
+log: each row's evidence codes (already mapped to the certificate's dictionaries, an unseen value
+coded negative) are packed into ``W`` int64 words (mixed radix, as many columns per word as fit
+in 62 bits), looked up in an open-addressing table of the certificate's keys, and the row's
+weight is added to its certificate fiber (or to the unseen total). Sums are 128-bit fixed point
+(``hashing``), so every total is exact and independent of the batch split and the thread count.
+
+>>> import numpy as np
+>>> words = np.array([[3], [7]], np.int64)  # two certificate keys, one word each
+>>> table = build_table(words)
+>>> int(find(table, np.array([7], np.int64))), int(find(table, np.array([5], np.int64)))
+(1, -1)
+"""
+
+import numpy as np
+
+from .._jit import inline, kernel
+from .hashing import add128, mix64, to_fixed
+
+# the figures summed over rows into ``scalars`` (int64[S, 2]: integer part, fraction bits)
+UNSEEN_W, NULL_W, LABELLED, FD_CERT, FD_MAJOR, FD_GLOBAL, LABELLED_CERT = range(7)
+N_SCALARS = 7
+# per certificate fiber, ``fibers`` int64[F, 4]: rows, weight integer part, weight fraction bits,
+# and the fiber's class and actions (:func:`fiber_meta`), so that a row touches one cache line
+UNSEEN_ROW = -1  # ``crow`` of a row whose key is not in the certificate
+DROPPED_ROW = -2  # ``crow`` of a row without a weight (dropped, not traffic)
+
+
+@inline
+def _hash_words(words, i, nw):
+    h = np.uint64(0x9E3779B97F4A7C15)
+    for w in range(nw):
+        h = mix64(h ^ np.uint64(words[i, w]))
+    return h
+
+
+@kernel
+def _fill(words, slots):
+    nw = words.shape[1]
+    mask = np.uint64(slots.shape[0] - 1)
+    for f in range(words.shape[0]):
+        s = _hash_words(words, f, nw) & mask
+        while slots[s, nw] >= 0:
+            s = (s + np.uint64(1)) & mask
+        for w in range(nw):
+            slots[s, w] = words[f, w]
+        slots[s, nw] = f
+
+
+def build_table(words: np.ndarray) -> np.ndarray:
+    """An open-addressing table of unique keys ``words`` (int64[F, W]): int64[cap, W + 1], each
+    slot the key's words and its row (-1: empty), ``cap`` a power of two > 1.5F (one cache line
+    per probe for W <= 7)."""
+    nf, nw = words.shape
+    cap = 1 << max(4, int(3 * nf // 2).bit_length())
+    slots = np.full((cap, nw + 1), -1, dtype=np.int64)
+    _fill(np.ascontiguousarray(words, dtype=np.int64), slots)
+    return slots
+
+
+@kernel
+def find(slots, key):
+    """Row of the key ``key`` (int64[W]) in a table of :func:`build_table`, -1 when absent."""
+    nw = key.shape[0]
+    mask = np.uint64(slots.shape[0] - 1)
+    h = np.uint64(0x9E3779B97F4A7C15)
+    for w in range(nw):
+        h = mix64(h ^ np.uint64(key[w]))
+    s = h & mask
+    while slots[s, nw] >= 0:
+        same = True
+        for w in range(nw):
+            if slots[s, w] != key[w]:
+                same = False
+                break
+        if same:
+            return slots[s, nw]
+        s = (s + np.uint64(1)) & mask
+    return -1
+
+
+@inline
+def _add(acc, g, whi, wlo):
+    h, lo = add128(acc[g, 0], np.uint64(acc[g, 1]), whi, wlo)
+    acc[g, 0] = h
+    acc[g, 1] = np.int64(lo)
+
+
+_BLOCK = 512  # rows hashed before any is probed: the probes' cache misses then overlap
+
+
+@kernel
+def find_rows(codes, word_of, strides, null_codes, slots, lo, hi, null_w, crow, null_ev):
+    """Rows ``lo..hi-1``: ``crow[i]`` = the row's certificate fiber, -1 when its key is not in
+    the table (a negative code: a value the certificate never saw), -2 when ``null_w[i]`` (the
+    row has no weight: dropped; ``null_w`` empty: none); ``null_ev[i]`` = 1 when one of its codes
+    is the column's null code (``null_codes``). ``codes`` int32[k, n] are certificate codes,
+    packed into ``W`` words (column j adds ``codes[j] * strides[j]`` to word ``word_of[j]``).
+    Rows are hashed a block at a time, then probed, so that the table's cache misses overlap.
+    Returns the dropped rows."""
+    k = codes.shape[0]
+    nw = slots.shape[1] - 1
+    mask = np.uint64(slots.shape[0] - 1)
+    has_null_w = null_w.shape[0] > 0
+    keys = np.zeros((_BLOCK, nw), dtype=np.int64)
+    pos = np.zeros(_BLOCK, dtype=np.uint64)
+    ok = np.zeros(_BLOCK, dtype=np.bool_)
+    dropped = 0
+    for b0 in range(lo, hi, _BLOCK):
+        b1 = min(b0 + _BLOCK, hi)
+        for i in range(b0, b1):
+            r = i - b0
+            for w in range(nw):
+                keys[r, w] = 0
+            seen = True
+            nul = False
+            for j in range(k):
+                c = codes[j, i]
+                if c == null_codes[j]:
+                    nul = True
+                if c < 0:
+                    seen = False
+                else:
+                    keys[r, word_of[j]] += np.int64(c) * strides[j]
+            null_ev[i] = 1 if nul else 0
+            if has_null_w and null_w[i]:
+                seen = False
+            ok[r] = seen
+            h = np.uint64(0x9E3779B97F4A7C15)
+            for w in range(nw):
+                h = mix64(h ^ np.uint64(keys[r, w]))
+            pos[r] = h & mask
+        for i in range(b0, b1):
+            r = i - b0
+            f = -1
+            if ok[r]:
+                s = pos[r]
+                while slots[s, nw] >= 0:
+                    same = True
+                    for w in range(nw):
+                        if slots[s, w] != keys[r, w]:
+                            same = False
+                            break
+                    if same:
+                        f = slots[s, nw]
+                        break
+                    s = (s + np.uint64(1)) & mask
+            if has_null_w and null_w[i]:
+                f = DROPPED_ROW
+                dropped += 1
+            crow[i] = f
+    return dropped
+
+
+def fiber_meta(cls, act, major) -> np.ndarray:
+    """Per certificate fiber, its class (0 certified, 1 ambiguous, 2 thin) and its certified
+    and majority action codes (-1: none) in one int64 (the 4th word of its record)."""
+    return (cls.astype(np.int64) | ((act.astype(np.int64) + 1) << 8) | ((major.astype(np.int64) + 1) << 32))
+
+
+@kernel
+def accumulate(crow, null_ev, lo, hi, weights, iweights, acodes, p2c, is_global, labelled, fibers, scalars):
+    """Rows ``lo..hi-1`` (their fibers ``crow`` from :func:`find_rows`): add each row's weight
+    to its certificate fiber (``fibers[f]``: rows, weight) or to the unseen total, to the
+    null-evidence total, and to the false-decision sums (``scalars``, see ``N_SCALARS``).
+
+    Weights: float64 ``weights`` or int64 ``iweights`` (both empty: a row weighs 1). ``acodes``
+    (empty without an action column): the production action code of each row; per action code,
+    ``p2c`` its certificate action code (-1: none), ``is_global`` whether it is the global
+    majority, ``labelled`` whether it is a label (a null action is none under ``nulls=drop``).
+    The 4th word of a fiber's record holds its class and actions (:func:`fiber_meta`)."""
+    weighted = weights.shape[0] > 0
+    integer = iweights.shape[0] > 0
+    has_action = acodes.shape[0] > 0
+    acc = np.zeros((scalars.shape[0], 2), dtype=np.int64)
+    for i in range(lo, hi):
+        f = crow[i]
+        if f == DROPPED_ROW:
+            continue
+        if integer:
+            whi, wlo = iweights[i], np.uint64(0)
+        elif weighted:
+            whi, wlo = to_fixed(weights[i])
+        else:
+            whi, wlo = np.int64(1), np.uint64(0)
+        if null_ev[i]:
+            _add(acc, NULL_W, whi, wlo)
+        if f >= 0:
+            fibers[f, 0] += 1
+            h2, l2 = add128(fibers[f, 1], np.uint64(fibers[f, 2]), whi, wlo)
+            fibers[f, 1] = h2
+            fibers[f, 2] = np.int64(l2)
+        else:
+            _add(acc, UNSEEN_W, whi, wlo)
+        if not has_action:
+            continue
+        a = acodes[i]
+        if not labelled[a]:
+            continue
+        _add(acc, LABELLED, whi, wlo)
+        glob = is_global[a] != 0
+        if not glob:
+            _add(acc, FD_GLOBAL, whi, wlo)
+        if f >= 0:
+            c = p2c[a]
+            meta = fibers[f, 3]
+            if (meta & 0xFF) == 0:
+                _add(acc, LABELLED_CERT, whi, wlo)
+                if c < 0 or c != ((meta >> 8) & 0xFFFFFF) - 1:
+                    _add(acc, FD_CERT, whi, wlo)
+            if c < 0 or c != (meta >> 32) - 1:
+                _add(acc, FD_MAJOR, whi, wlo)
+        elif not glob:
+            _add(acc, FD_MAJOR, whi, wlo)
+    for g in range(acc.shape[0]):
+        s_hi, s_lo = add128(scalars[g, 0], np.uint64(scalars[g, 1]), acc[g, 0], np.uint64(acc[g, 1]))
+        scalars[g, 0] = s_hi
+        scalars[g, 1] = np.int64(s_lo)
+
+
+@kernel
+def merge_fibers(src, dst):
+    """``dst += src`` for per-fiber records int64[F, 4] (rows, weight integer part, fraction)."""
+    for f in range(src.shape[0]):
+        if src[f, 0] == 0 and src[f, 1] == 0 and src[f, 2] == 0:
+            continue
+        dst[f, 0] += src[f, 0]
+        h, lo = add128(dst[f, 1], np.uint64(dst[f, 2]), src[f, 1], np.uint64(src[f, 2]))
+        dst[f, 1] = h
+        dst[f, 2] = np.int64(lo)

@@ -1,0 +1,334 @@
+"""Coverage without auditing production: each production row is looked up in the certificate.
+
+The certificate's fibers are few; a production log's rows are many. So the log is not counted
+into fibers: per batch, every evidence column is coded against the certificate's own value
+dictionary (a value the certificate never saw gets a negative code, null a code of its own), the
+codes are packed into one or a few int64 words and looked up in the certificate's key table
+(``kernels.lookup``), and the row's weight is added to its certificate fiber (rows and a 128-bit
+weight per fiber) and to the false-decision sums. Only the rows whose key the certificate lacks
+(unseen) are grouped into fibers (a :class:`FiberState` of their own): they are the uncovered
+fibers that have no certificate row, and they are counted in ``n_fibers``.
+
+Every figure is the one :func:`dcb_fast.coverage` reported when it audited the log (same 128-bit
+fixed-point sums, so the same floats whatever the batch split, file split or thread count).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .._jit import default_threads
+from .._threads import parallel_map
+from ..errors import DcbError
+from ..fibers.state import FiberState, _column, batch_weights
+from ..io import arrow as A
+from ..io.encoding import MISSING, ColumnEncoder
+from ..kernels import lookup as kl
+from ..kernels import sums as ks
+from ..fibers.finalize import _label
+
+_PARALLEL_ROWS = 1 << 15  # below this many rows a batch is looked up on one thread
+_WORD_BITS = 62  # a packed word holds columns whose radix product stays below 2**62
+
+
+class CertificateKeys:
+    """A certificate's keys as codes of its own dictionaries, and the table that finds them.
+
+    >>> from dcb_fast import certify
+    >>> ck = CertificateKeys(certify(pa.table({"a": ["x", "y"], "d": [1, 2]}), ["a"], "d"))
+    >>> ck.codes(pa.table({"a": ["y", "z", None]})).tolist()
+    [[1, -2, 2]]
+    """
+
+    def __init__(self, cert):
+        self.cert = cert
+        self.evidence = list(cert.evidence)
+        self.rules = {c: cert.rules[c] for c in self.evidence}
+        nf = cert.table.num_rows
+        self.encoders, codes = [], np.zeros((len(self.evidence), nf), np.int32)
+        for j, c in enumerate(self.evidence):
+            enc = ColumnEncoder(c, keep_nulls=True)
+            enc.encode(A.as_array(cert.table[c]), out=codes[j])
+            enc.encode(pa.nulls(1))  # null gets a code even when no certificate key holds it
+            self.encoders.append(enc)
+        self.null_codes = np.array([e.null_code for e in self.encoders], np.int32)
+        self.word_of, self.strides, nw = _layout([len(e) for e in self.encoders])
+        words = np.zeros((nf, nw), np.int64)
+        for j in range(len(self.evidence)):
+            words[:, self.word_of[j]] += codes[j].astype(np.int64) * self.strides[j]
+        self.slots = kl.build_table(words)
+        self.cls = cert.class_codes().astype(np.int8)
+
+    def codes(self, batch, out: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
+        """Certificate codes int32[k, n] of a batch's evidence (fiber rules applied; a value the
+        certificate never saw: -2)."""
+        n = batch.num_rows
+        out = np.empty((len(self.evidence), n), np.int32) if out is None else out
+
+        def one(j):
+            c = self.evidence[j]
+            arr = self.rules[c].apply(_column(batch, c), c)
+            enc = self.encoders[j]
+            if enc.kind in (None, A.NULL):  # every certificate key is null here: any value is unseen
+                valid = A.np_values(pc.is_valid(arr)) if not pa.types.is_floating(A.value_type(arr.type)) else \
+                    ~np.isnan(A.np_values(arr, nan_nulls=True).astype(np.float64))
+                out[j] = np.where(valid, MISSING, enc.null_code)
+            else:
+                enc.encode(arr, insert=False, out=out[j])
+
+        parallel_map(one, range(len(self.evidence)), threads if n >= _PARALLEL_ROWS else 1)
+        return out
+
+
+def _layout(radix: list[int]):
+    """Column -> word and stride: columns packed in order, a new word when the mixed-radix
+    product would reach 2**62 (so a key is exact for any cardinality)."""
+    word_of, strides = np.zeros(len(radix), np.int64), np.zeros(len(radix), np.int64)
+    w, room = 0, 1
+    for j, r in enumerate(radix):
+        r = max(int(r), 1)
+        if room * r >= 1 << _WORD_BITS and room > 1:
+            w, room = w + 1, 1
+        word_of[j], strides[j] = w, room
+        room *= r
+    return word_of, strides, w + 1
+
+
+class _Actions:
+    """The production action dictionary, and per action code: its certificate action code, is
+    it the global majority, is it a label (under ``nulls=drop`` a null action is none)."""
+
+    def __init__(self, cert, name):
+        self.enc = ColumnEncoder(name, keep_nulls=True)
+        self.cert_enc = ColumnEncoder("action")
+        self.cert_enc.encode(cert.action_values())
+        self.glabel = cert.meta.get("global_majority")
+        self.drop_null = cert.nulls == "drop"
+        self.gcode = -1
+        self.p2c = np.zeros(0, np.int32)
+        self.is_global = np.zeros(0, np.uint8)
+        self.labelled = np.zeros(0, np.uint8)
+
+    def encode(self, col, out):
+        self.enc.encode(col, out=out)
+        n, have = len(self.enc), len(self.p2c)
+        if n > have:  # new action values (or null) appeared: extend the per-code tables
+            vals = self.enc.values()
+            new = vals.slice(have)
+            self.p2c = np.concatenate([self.p2c, self.cert_enc.encode(new, insert=False)]).astype(np.int32)
+            null = self.enc.null_code if self.drop_null else -1
+            if self.gcode < 0:
+                for p, v in enumerate(new.to_pylist(), start=have):
+                    if _label(v) == self.glabel and p != null:
+                        self.gcode = p
+                        break
+            self.is_global = np.zeros(n, np.uint8)
+            if self.gcode >= 0:
+                self.is_global[self.gcode] = 1
+            self.labelled = np.ones(n, np.uint8)
+            if null >= 0:
+                self.labelled[null] = 0
+        return out
+
+
+class Lookup:
+    """The running sums of one coverage run (see the module docstring)."""
+
+    def __init__(self, cert, weight, action, threads=None, unseen_types=None):
+        self.keys = CertificateKeys(cert)
+        self.weight, self.action = weight, action
+        self.threads = default_threads() if threads is None else max(1, int(threads))
+        nf = cert.table.num_rows
+        self.fibers = [np.zeros((nf, 4), np.int64) for _ in range(self.threads)]
+        self.scalars = [np.zeros((kl.N_SCALARS, 2), np.int64) for _ in range(self.threads)]
+        self.rows_read = self.dropped = 0
+        self.actions = _Actions(cert, action) if action else None
+        aenc = self.actions.cert_enc if action else ColumnEncoder("action")
+        if not action:
+            aenc.encode(cert.action_values())
+        self.fiber_act = aenc.encode(A.as_array(cert.table["__action"]), insert=False).astype(np.int32)
+        self.fiber_major = aenc.encode(A.as_array(cert.table["__majority"]), insert=False).astype(np.int32)
+        meta = kl.fiber_meta(self.keys.cls, self.fiber_act, self.fiber_major)
+        for f in self.fibers:
+            f[:, 3] = meta
+        # the unseen rows, grouped by their production values (nulls kept as values)
+        self.unseen = FiberState(self.keys.evidence, None, weight, "value", self.keys.rules, shards=self.threads)
+        for c, enc in zip(self.keys.evidence, self.unseen.encoders):  # the production column types
+            if unseen_types and c in unseen_types:
+                enc.encode(self.keys.rules[c].apply(pa.array([], type=unseen_types[c]), c))
+        self._buf = None
+
+    def _buffers(self, n):
+        if self._buf is None or self._buf[0].shape[1] < n:
+            cap = max(n, 1024)
+            self._buf = (np.empty((len(self.keys.evidence), cap), np.int32), np.empty(cap, np.int32),
+                         np.empty(cap, np.int32), np.empty(cap, np.float64), np.empty(cap, np.uint8))
+        codes, crow, acodes, wbuf, null_ev = self._buf
+        return codes[:, :n], crow[:n], acodes[:n], wbuf[:n], null_ev[:n]
+
+    def update(self, batch) -> None:
+        """Look up the rows of one record batch."""
+        n = batch.num_rows
+        self.rows_read += n
+        if n == 0:
+            return
+        codes, crow, acodes, wbuf, null_ev = self._buffers(n)
+        self.keys.codes(batch, out=codes, threads=self.threads)
+        weights, iweights = np.zeros(0, np.float64), np.zeros(0, np.int64)
+        null_w = np.zeros(0, np.uint8)
+        if self.weight:
+            w, nw = _weights(_column(batch, self.weight), self.weight, out=wbuf)
+            if w.dtype == np.int64:
+                iweights = w
+            else:
+                weights = w
+            if nw is not None:
+                null_w = nw.view(np.uint8)
+        if self.action:
+            self.actions.encode(_column(batch, self.action), acodes)
+            p2c, is_global, labelled = self.actions.p2c, self.actions.is_global, self.actions.labelled
+        else:
+            acodes = np.zeros(0, np.int32)
+            p2c = np.zeros(0, np.int32)
+            is_global = labelled = np.zeros(0, np.uint8)
+        parts = self.threads if n >= _PARALLEL_ROWS else 1
+        cuts = [n * p // parts for p in range(parts + 1)]
+        k = self.keys
+
+        def run(p):
+            lo, hi = cuts[p], cuts[p + 1]
+            dropped = kl.find_rows(codes, k.word_of, k.strides, k.null_codes, k.slots, lo, hi, null_w, crow, null_ev)
+            kl.accumulate(crow, null_ev, lo, hi, weights, iweights, acodes, p2c, is_global, labelled, self.fibers[p],
+                          self.scalars[p])
+            return dropped
+
+        self.dropped += int(sum(parallel_map(run, range(parts), parts)))
+        unseen = np.flatnonzero(crow == kl.UNSEEN_ROW)
+        if len(unseen):
+            cols = self.keys.evidence + ([self.weight] if self.weight else [])
+            self.unseen.update(pa.table([_column(batch, c) for c in cols], names=cols).take(unseen))
+
+    def totals(self):
+        """(per-fiber int64[F, 4]: rows, weight parts, meta; scalars int64[S, 2]) over every thread."""
+        fib, sc = self.fibers[0], self.scalars[0]
+        for f, s in zip(self.fibers[1:], self.scalars[1:]):
+            kl.merge_fibers(f, fib)
+            ks.group_sum128(np.arange(kl.N_SCALARS, dtype=np.int64), s[:, 0].copy(),
+                            s[:, 1].view(np.uint64).copy(), sc)
+        self.fibers, self.scalars = [fib], [sc]
+        return fib, sc
+
+
+def run(cert, src, columns, weight, action, threads=None, bar=None) -> Lookup:
+    """Stream every batch of ``src`` through a :class:`Lookup` (the next batch is read while
+    this one is looked up)."""
+    from ..engines.local import prefetch
+
+    look = Lookup(cert, weight, action, threads, unseen_types={c: src.types[c] for c in cert.evidence})
+    labels = dict(src.parts())
+    for part, batch in prefetch(src.batches(columns)):
+        try:
+            look.update(batch)
+        except DcbError as exc:
+            where = labels.get(part)
+            raise DcbError(f"{where}: {exc}" if where and not where.startswith("<") else str(exc)) from None
+        if bar is not None:
+            bar.add(batch.num_rows)
+    return look
+
+
+def _total(acc: np.ndarray, g: int) -> int:
+    return int(acc[g, 0]) * (1 << 64) + int(np.uint64(acc[g, 1]))
+
+
+def figures(look: Lookup, weight, action):
+    """(metrics without ``top_uncovered``, ``uncovered(limit)``) of a finished run: the same
+    figures, from the same exact sums, as the audit of the log gave."""
+    from ..fibers.finalize import zero_weight_message
+    from .coverage import CLASS_NAMES, UNSEEN, _uncovered_table
+
+    cert, keys = look.keys.cert, look.keys
+    fib, sc = look.totals()
+    rows_f = fib[:, 0]
+    hi, lo = np.ascontiguousarray(fib[:, 1]), np.ascontiguousarray(fib[:, 2]).view(np.uint64)
+    hit = rows_f > 0
+    cls = keys.cls.astype(np.int64)
+    unseen = look.unseen
+    n_rows = int(rows_f.sum()) + (unseen.n_rows if unseen.n_fibers else 0)
+    if n_rows == 0:
+        raise DcbError("empty production input: no rows" +
+                       (f" left: every row has a null in weight column '{weight}'" if look.rows_read else ""))
+    acc = np.zeros((5, 2), np.int64)
+    ks.group_sum128(cls, hi, lo, acc)
+    acc[UNSEEN], acc[4] = sc[kl.UNSEEN_W], sc[kl.NULL_W]
+    W = sum(_total(acc, g) for g in range(4))
+    if W == 0:
+        raise DcbError(zero_weight_message(weight, n_rows, "production rows"))
+
+    def frac(x: int) -> float:
+        return x / W if W else 0.0
+
+    aenc = look.actions.cert_enc if action else ColumnEncoder("action")
+    action_vals = cert.action_values()
+    if not action:
+        aenc.encode(action_vals)
+    acc_a = np.zeros((len(action_vals), 2), np.int64)
+    ks.group_sum128(np.where(cls == 0, look.fiber_act, -1).astype(np.int64), hi, lo, acc_a)
+    labels = [_label(v) for v in action_vals.to_pylist()]
+    certifiable = set(np.unique(look.fiber_act[look.fiber_act >= 0]).tolist())
+    by_action = {labels[a]: frac(_total(acc_a, a)) for a in np.argsort(aenc.sort_ranks()) if int(a) in certifiable}
+    n_unseen = unseen.n_fibers
+    metrics = {
+        "n_rows": n_rows,
+        "total_weight": W / (1 << 64),
+        "dropped_rows": look.dropped,
+        "n_fibers": int(hit.sum()) + n_unseen,
+        "benchmark_coverage": frac(W - _total(acc, UNSEEN)),
+        "certified_coverage": frac(_total(acc, 0)),
+        "ambiguous_coverage": frac(_total(acc, 1)),
+        "thin_coverage": frac(_total(acc, 2)),
+        "unseen_fraction": frac(_total(acc, UNSEEN)),
+        "null_evidence_fraction": frac(_total(acc, 4)),
+        "certified_coverage_by_action": by_action,
+        "fibers_by_class": {**{CLASS_NAMES[g]: int((hit & (cls == g)).sum()) for g in range(3)},
+                            "unseen": int(n_unseen)},
+    }
+    if action:
+        L = _total(sc, kl.LABELLED)
+        if L == 0:
+            raise DcbError(f"action column '{action}' is null on every production row: there is no true action to "
+                           "count false decisions against; drop --action or pass a labelled log")
+        fd_cert, l_cert = _total(sc, kl.FD_CERT), _total(sc, kl.LABELLED_CERT)
+        metrics.update({
+            "false_decisions": {
+                "certificate": fd_cert / L,
+                "fiber_majority": _total(sc, kl.FD_MAJOR) / L,
+                "global_majority": _total(sc, kl.FD_GLOBAL) / L,
+                "certify_then_acquire": fd_cert / L,
+            },
+            "error_among_certified": fd_cert / l_cert if l_cert else None,
+            "acquisitions": (W - _total(acc, 0)) / W,
+            "labelled_fraction": L / W,
+        })
+
+    def uncovered(limit=None):
+        # the unseen fibers (grouped by production values) and the certificate fibers with
+        # traffic that are not certified, as codes of the unseen state's dictionaries
+        ukeys, ucounts, uwhi, uwlo = unseen.table_arrays()
+        nu = ukeys.shape[0]
+        u_hi, u_lo = np.empty(nu, np.int64), np.empty(nu, np.uint64)
+        ks.row_totals(np.ascontiguousarray(uwhi), np.ascontiguousarray(uwlo), u_hi, u_lo)
+        sel = np.flatnonzero(hit & (cls != 0))
+        ckeys = np.empty((len(sel), len(keys.evidence)), np.int32)
+        for j, c in enumerate(keys.evidence):
+            ckeys[:, j] = unseen.encoders[j].encode(A.as_array(cert.table[c]).take(pa.array(sel)))
+        all_keys = np.concatenate([ukeys, ckeys]) if len(sel) else ukeys
+        crow = np.concatenate([np.full(nu, -1, np.int64), sel])
+        all_cls = np.concatenate([np.full(nu, UNSEEN, np.int64), cls[sel]])
+        return _uncovered_table(cert, unseen, all_keys, np.concatenate([ucounts.sum(axis=1), rows_f[sel]]),
+                                np.concatenate([u_hi, hi[sel]]), np.concatenate([u_lo, lo[sel]]), all_cls, crow,
+                                crow >= 0, limit)
+
+    return metrics, uncovered
