@@ -83,15 +83,19 @@ def same(a, b):
 
 @settings(max_examples=150, deadline=None)
 @given(pair(), st.integers(1, 4), st.sampled_from(["drop", "value"]), st.booleans(), st.integers(1, 3),
-       st.integers(1, 9))
-def test_lookup_equals_the_audit_of_the_log(data, s, nulls, with_action, threads, batch):
+       st.integers(1, 9), st.sampled_from([None, 1, 4]))
+def test_lookup_equals_the_audit_of_the_log(data, s, nulls, with_action, threads, batch, window):
     cal, prod, w = data
     try:
         cert = certify(cal, EV, "d", weight=w, min_support=s, nulls=nulls)
     except DcbError:
         assume(False)
     kw = dict(weight=w, action="d" if with_action else None, top_k=50, threads=threads, batch_rows=batch)
-    same(*both_paths(cert, prod, **kw))
+    with pytest.MonkeyPatch.context() as mp:
+        if window:  # windows of a few rows: looked up batch after batch, mid-stream
+            mp.setattr(PL, "WINDOW_PER_THREAD", window)
+            mp.setattr(PL, "_PARALLEL_ROWS", 1)
+        same(*both_paths(cert, prod, **kw))
 
 
 @settings(max_examples=60, deadline=None)

@@ -230,3 +230,188 @@ def merge_fibers(src, dst):
         h, lo = add128(dst[f, 1], np.uint64(dst[f, 2]), src[f, 1], np.uint64(src[f, 2]))
         dst[f, 1] = h
         dst[f, 2] = np.int64(lo)
+
+
+# --- partitioned lookup (one-word keys): rows scattered by hash, each partition probed in cache -----
+
+def partitions_for(n_fibers: int) -> int:
+    """Hash bits that split ``n_fibers`` certificate fibers into partitions of ~1k fibers (a
+    partition's table and sums then stay in L2); 0 for a small certificate."""
+    return int(min(10, max(0, int(np.ceil(np.log2(max(n_fibers, 1) / 1024.0))))))
+
+
+def partitioned_table(words: np.ndarray, bits: int):
+    """The certificate's one-word keys split into ``2**bits`` partitions by the top hash bits.
+
+    Returns (order, fiber_off, slots, slot_off): certificate fiber ``order[g]`` is partitioned
+    fiber ``g`` (partition p holds ``fiber_off[p]..fiber_off[p+1]-1``); partition p's table is
+    ``slots[slot_off[p]:slot_off[p+1]]`` (int64[., 2]: key, partitioned fiber; -1: empty), a
+    power of two > 1.5 x its fibers, probed from the hash's low bits."""
+    nf = words.shape[0]
+    h = _hashes(np.ascontiguousarray(words[:, 0], dtype=np.int64))
+    part = (h >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(nf, np.int64)
+    order = np.argsort(part, kind="stable")
+    P = 1 << bits
+    cnt = np.bincount(part, minlength=P)
+    fiber_off = np.zeros(P + 1, np.int64)
+    np.cumsum(cnt, out=fiber_off[1:])
+    caps = np.array([1 << max(1, int(3 * c // 2).bit_length()) for c in cnt], np.int64)
+    slot_off = np.zeros(P + 1, np.int64)
+    np.cumsum(caps, out=slot_off[1:])
+    slots = np.full((int(slot_off[-1]), 2), -1, np.int64)
+    _fill_parts(np.ascontiguousarray(words[order, 0], dtype=np.int64), h[order], fiber_off, slot_off, slots)
+    return order, fiber_off, slots, slot_off
+
+
+@kernel
+def _hashes(keys):
+    out = np.empty(keys.shape[0], np.uint64)
+    for i in range(keys.shape[0]):
+        out[i] = mix64(np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(keys[i]))
+    return out
+
+
+@kernel
+def _fill_parts(keys, hashes, fiber_off, slot_off, slots):
+    for p in range(fiber_off.shape[0] - 1):
+        base = slot_off[p]
+        mask = np.uint64(slot_off[p + 1] - base - 1)
+        for g in range(fiber_off[p], fiber_off[p + 1]):
+            s = hashes[g] & mask
+            while slots[base + np.int64(s), 1] >= 0:
+                s = (s + np.uint64(1)) & mask
+            slots[base + np.int64(s), 0] = keys[g]
+            slots[base + np.int64(s), 1] = g
+
+
+@kernel
+def scatter_rows(codes, strides, null_codes, bits, lo, hi, null_w, wbits, acodes, hist, part, keys, pay):
+    """Rows ``lo..hi-1``, one-word keys: each row's key, weight and action go to its hash
+    partition's run of ``pay`` (int64[n, 3]: key, weight, row << 32 | action << 1 | null
+    evidence), in input order within a partition (sequential writes). ``wbits``: int64 weights,
+    or float64 weights viewed as int64 (their bits travel; empty: a row weighs 1). A row with a
+    code the certificate never saw goes to the extra partition ``2**bits`` (no probe); a row
+    without a weight is dropped. ``hist`` (int64[2**bits + 2]) receives the run offsets;
+    ``part`` (int32) and ``keys`` (int64) are work buffers of ``hi - lo`` rows. Returns the
+    dropped rows."""
+    k = codes.shape[0]
+    P = 1 << bits
+    shift = np.uint64(64 - bits) if bits > 0 else np.uint64(0)
+    has_null_w = null_w.shape[0] > 0
+    has_action = acodes.shape[0] > 0
+    weighted = wbits.shape[0] > 0
+    for p in range(P + 2):
+        hist[p] = 0
+    dropped = 0
+    for i in range(lo, hi):
+        r = i - lo
+        if has_null_w and null_w[i]:
+            part[r] = -1
+            dropped += 1
+            continue
+        key = np.int64(0)
+        seen = True
+        for j in range(k):
+            c = codes[j, i]
+            if c < 0:
+                seen = False
+            else:
+                key += np.int64(c) * strides[j]
+        if seen:
+            p = np.int64(mix64(np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(key)) >> shift) if bits > 0 else 0
+        else:
+            p = P
+        part[r] = p
+        keys[r] = key
+        hist[p + 1] += 1
+    for p in range(P + 1):
+        hist[p + 1] += hist[p]
+    fill = hist[:P + 1].copy()
+    for i in range(lo, hi):
+        r = i - lo
+        p = part[r]
+        if p < 0:
+            continue
+        nul = 0
+        for j in range(k):
+            if codes[j, i] == null_codes[j]:
+                nul = 1
+        at = fill[p]
+        fill[p] = at + 1
+        pay[at, 0] = keys[r]
+        pay[at, 1] = wbits[i] if weighted else 1
+        a = acodes[i] if has_action else 0
+        pay[at, 2] = (np.int64(i) << 32) | (np.int64(a) << 1) | nul
+    return dropped
+
+
+@kernel
+def probe_partitions(pay, payf, hist, bits, float_w, slot_off, slots, has_action, p2c, is_global, labelled, fibers,
+                     scalars, unseen_rows):
+    """Every run of :func:`scatter_rows`: probe the partition's table (in cache), add each
+    row's weight to its fiber (``fibers``: partitioned order) or to the unseen total, the
+    null-evidence total and the false-decision sums (as :func:`accumulate`); the rows of unseen
+    keys are listed in ``unseen_rows``. ``payf`` is ``pay`` viewed as float64 (a float weight's
+    bits). Returns how many."""
+    P = 1 << bits
+    acc = np.zeros((scalars.shape[0], 2), dtype=np.int64)
+    nu = 0
+    for p in range(P + 1):
+        probe = p < P
+        if probe:
+            base = slot_off[p]
+            mask = np.uint64(slot_off[p + 1] - base - 1)
+        for at in range(hist[p], hist[p + 1]):
+            key = pay[at, 0]
+            f = -1
+            if probe:
+                s = mix64(np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(key)) & mask
+                while True:
+                    g = slots[base + np.int64(s), 1]
+                    if g < 0:
+                        break
+                    if slots[base + np.int64(s), 0] == key:
+                        f = g
+                        break
+                    s = (s + np.uint64(1)) & mask
+            if float_w:
+                whi, wlo = to_fixed(payf[at, 1])
+            else:
+                whi, wlo = pay[at, 1], np.uint64(0)
+            m = pay[at, 2]
+            if m & 1:
+                _add(acc, NULL_W, whi, wlo)
+            if f >= 0:
+                fibers[f, 0] += 1
+                h2, l2 = add128(fibers[f, 1], np.uint64(fibers[f, 2]), whi, wlo)
+                fibers[f, 1] = h2
+                fibers[f, 2] = np.int64(l2)
+            else:
+                _add(acc, UNSEEN_W, whi, wlo)
+                unseen_rows[nu] = np.int32(m >> 32)
+                nu += 1
+            if not has_action:
+                continue
+            a = (m >> 1) & 0x7FFFFFFF
+            if not labelled[a]:
+                continue
+            _add(acc, LABELLED, whi, wlo)
+            glob = is_global[a] != 0
+            if not glob:
+                _add(acc, FD_GLOBAL, whi, wlo)
+            if f >= 0:
+                c = p2c[a]
+                meta = fibers[f, 3]
+                if (meta & 0xFF) == 0:
+                    _add(acc, LABELLED_CERT, whi, wlo)
+                    if c < 0 or c != ((meta >> 8) & 0xFFFFFF) - 1:
+                        _add(acc, FD_CERT, whi, wlo)
+                if c < 0 or c != (meta >> 32) - 1:
+                    _add(acc, FD_MAJOR, whi, wlo)
+            elif not glob:
+                _add(acc, FD_MAJOR, whi, wlo)
+    for g in range(acc.shape[0]):
+        s_hi, s_lo = add128(scalars[g, 0], np.uint64(scalars[g, 1]), acc[g, 0], np.uint64(acc[g, 1]))
+        scalars[g, 0] = s_hi
+        scalars[g, 1] = np.int64(s_lo)
+    return nu

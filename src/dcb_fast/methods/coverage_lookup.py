@@ -31,6 +31,11 @@ from ..fibers.finalize import _label
 
 _PARALLEL_ROWS = 1 << 15  # below this many rows a batch is looked up on one thread
 _WORD_BITS = 62  # a packed word holds columns whose radix product stays below 2**62
+PARTITIONED = True  # one-word keys go through the partitioned lookup (off: the row-by-row probe)
+# rows looked up together (per thread): a partition's table and sums come into cache once for
+# this many rows (measured on 10M rows, 284k certificate fibers: the probe cost 52 ns a row with
+# 1M rows per thread, 38 ns with 2M); the window's arrays cost about 80 bytes a row
+WINDOW_PER_THREAD = 1 << 21
 
 
 class CertificateKeys:
@@ -58,7 +63,14 @@ class CertificateKeys:
         words = np.zeros((nf, nw), np.int64)
         for j in range(len(self.evidence)):
             words[:, self.word_of[j]] += codes[j].astype(np.int64) * self.strides[j]
-        self.slots = kl.build_table(words)
+        # one-word keys (the usual case): a table per hash partition, rows scattered to them;
+        # wider keys: one table, probed row by row
+        self.partitioned = nw == 1 and PARTITIONED
+        if self.partitioned:
+            self.bits = kl.partitions_for(nf)
+            self.order, _, self.pslots, self.slot_off = kl.partitioned_table(words, self.bits)
+        else:
+            self.slots = kl.build_table(words)
         self.cls = cert.class_codes().astype(np.int8)
 
     def codes(self, batch, out: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
@@ -151,43 +163,95 @@ class Lookup:
         self.fiber_act = aenc.encode(A.as_array(cert.table["__action"]), insert=False).astype(np.int32)
         self.fiber_major = aenc.encode(A.as_array(cert.table["__majority"]), insert=False).astype(np.int32)
         meta = kl.fiber_meta(self.keys.cls, self.fiber_act, self.fiber_major)
+        if self.keys.partitioned:  # the sums are kept in partition order
+            meta = meta[self.keys.order]
         for f in self.fibers:
             f[:, 3] = meta
+        self._tbufs = [None] * self.threads
         # the unseen rows, grouped by their production values (nulls kept as values)
         self.unseen = FiberState(self.keys.evidence, None, weight, "value", self.keys.rules, shards=self.threads)
         for c, enc in zip(self.keys.evidence, self.unseen.encoders):  # the production column types
             if unseen_types and c in unseen_types:
                 enc.encode(self.keys.rules[c].apply(pa.array([], type=unseen_types[c]), c))
         self._buf = None
+        self.window = WINDOW_PER_THREAD * self.threads
+        self._rows, self._pending, self._wkind, self._null_w = 0, [], None, False
 
-    def _buffers(self, n):
-        if self._buf is None or self._buf[0].shape[1] < n:
+    def _window(self, n):
+        """The window's arrays for ``n`` more rows (codes, weights, null weights, actions),
+        allocated once and kept (fresh large arrays pay their page faults every time)."""
+        used = self._rows
+        need = used + n
+        if self._buf is None or self._buf[0].shape[1] < need:
+            cap = max(need, min(self.window, 4 * need), 1024)
+            old = self._buf
+            self._buf = (np.empty((len(self.keys.evidence), cap), np.int32), np.empty(cap, np.float64),
+                         np.zeros(cap, np.uint8), np.empty(cap, np.int32))
+            if old is not None and used:
+                for a, b in zip(old, self._buf):
+                    b[..., :used] = a[..., :used]
+        codes, w, null_w, acodes = self._buf
+        return codes[:, used:need], w[used:need], null_w[used:need], acodes[used:need]
+
+    def _thread_buffers(self, p, n):
+        """Thread ``p``'s scatter buffers for ``n`` rows, kept between windows."""
+        b = self._tbufs[p]
+        if b is None or b[1].shape[0] < n:
             cap = max(n, 1024)
-            self._buf = (np.empty((len(self.keys.evidence), cap), np.int32), np.empty(cap, np.int32),
-                         np.empty(cap, np.int32), np.empty(cap, np.float64), np.empty(cap, np.uint8))
-        codes, crow, acodes, wbuf, null_ev = self._buf
-        return codes[:, :n], crow[:n], acodes[:n], wbuf[:n], null_ev[:n]
+            b = (np.zeros((1 << self.keys.bits) + 2, np.int64), np.empty(cap, np.int32), np.empty(cap, np.int64),
+                 np.empty((cap, 3), np.int64), np.empty(cap, np.int32))
+            self._tbufs[p] = b
+        return b
 
     def update(self, batch) -> None:
-        """Look up the rows of one record batch."""
+        """Take the rows of one record batch: coded now, looked up when the window is full
+        (``window`` rows, or at :meth:`flush`): a partition's table and sums are then
+        brought into cache once for many rows."""
         n = batch.num_rows
         self.rows_read += n
         if n == 0:
             return
-        codes, crow, acodes, wbuf, null_ev = self._buffers(n)
+        wkind = None
+        col = _column(batch, self.weight) if self.weight else None
+        if col is not None:
+            t = col.type
+            wkind = "int" if pa.types.is_integer(t) and not pa.types.is_uint64(t) else "float"
+            if self._rows and wkind != self._wkind:  # one weight kind per window
+                self.flush()
+        if self._rows + n > self.window and self._rows:
+            self.flush()
+        self._wkind = wkind
+        codes, wbuf, null_wbuf, acodes = self._window(n)
         self.keys.codes(batch, out=codes, threads=self.threads)
-        weights, iweights = np.zeros(0, np.float64), np.zeros(0, np.int64)
-        null_w = np.zeros(0, np.uint8)
-        if self.weight:
-            w, nw = _weights(_column(batch, self.weight), self.weight, out=wbuf)
-            if w.dtype == np.int64:
-                iweights = w
-            else:
-                weights = w
-            if nw is not None:
-                null_w = nw.view(np.uint8)
+        if col is not None:
+            w, nw = _weights(col, self.weight, out=wbuf)
+            if w.dtype == np.int64:  # integer weights come back as they are: their bits go in the window
+                wbuf.view(np.int64)[:] = w
+            elif not np.shares_memory(w, wbuf):
+                wbuf[:] = w
+            null_wbuf[:] = 0 if nw is None else nw
+            self._null_w |= nw is not None
         if self.action:
             self.actions.encode(_column(batch, self.action), acodes)
+        cols = self.keys.evidence + ([self.weight] if self.weight else [])
+        self._pending.append((self._rows, pa.table([_column(batch, c) for c in cols], names=cols)))
+        self._rows += n
+        if self._rows >= self.window:
+            self.flush()
+
+    def flush(self) -> None:
+        """Look up every row of the window."""
+        n = self._rows
+        if n == 0:
+            return
+        codes, wbuf, null_wbuf, acodes = (a[..., :n] for a in self._buf)
+        weights, wbits = np.zeros(0, np.float64), np.zeros(0, np.int64)
+        if self._wkind == "int":
+            wbits = wbuf.view(np.int64)
+        elif self._wkind == "float":
+            weights, wbits = wbuf, wbuf.view(np.int64)
+        null_w = null_wbuf if self._null_w else np.zeros(0, np.uint8)
+        if self.action:
             p2c, is_global, labelled = self.actions.p2c, self.actions.is_global, self.actions.labelled
         else:
             acodes = np.zeros(0, np.int32)
@@ -196,19 +260,34 @@ class Lookup:
         parts = self.threads if n >= _PARALLEL_ROWS else 1
         cuts = [n * p // parts for p in range(parts + 1)]
         k = self.keys
+        if not k.partitioned:
+            crow, null_ev = np.empty(n, np.int32), np.empty(n, np.uint8)
+            iweights = wbits if self._wkind == "int" else np.zeros(0, np.int64)
 
         def run(p):
             lo, hi = cuts[p], cuts[p + 1]
+            if k.partitioned:
+                hist, part, keys, pay, rows = self._thread_buffers(p, hi - lo)
+                dropped = kl.scatter_rows(codes, k.strides, k.null_codes, k.bits, lo, hi, null_w, wbits, acodes, hist,
+                                          part, keys, pay)
+                nu = kl.probe_partitions(pay, pay.view(np.float64), hist, k.bits, len(weights) > 0, k.slot_off,
+                                         k.pslots, len(acodes) > 0, p2c, is_global, labelled, self.fibers[p],
+                                         self.scalars[p], rows)
+                return dropped, rows[:nu].copy()
             dropped = kl.find_rows(codes, k.word_of, k.strides, k.null_codes, k.slots, lo, hi, null_w, crow, null_ev)
             kl.accumulate(crow, null_ev, lo, hi, weights, iweights, acodes, p2c, is_global, labelled, self.fibers[p],
                           self.scalars[p])
-            return dropped
+            return dropped, lo + np.flatnonzero(crow[lo:hi] == kl.UNSEEN_ROW)
 
-        self.dropped += int(sum(parallel_map(run, range(parts), parts)))
-        unseen = np.flatnonzero(crow == kl.UNSEEN_ROW)
-        if len(unseen):
-            cols = self.keys.evidence + ([self.weight] if self.weight else [])
-            self.unseen.update(pa.table([_column(batch, c) for c in cols], names=cols).take(unseen))
+        done = parallel_map(run, range(parts), parts)
+        self.dropped += int(sum(d for d, _ in done))
+        unseen = np.sort(np.concatenate([u for _, u in done]))
+        # the unseen rows of each batch of the window, grouped by their production values
+        for (off, table), end in zip(self._pending, [o for o, _ in self._pending[1:]] + [n]):
+            lo, hi = np.searchsorted(unseen, [off, end])
+            if hi > lo:
+                self.unseen.update(table.take(unseen[lo:hi] - off))
+        self._pending, self._rows, self._null_w = [], 0, False
 
     def totals(self):
         """(per-fiber int64[F, 4]: rows, weight parts, meta; scalars int64[S, 2]) over every thread."""
@@ -218,6 +297,10 @@ class Lookup:
             ks.group_sum128(np.arange(kl.N_SCALARS, dtype=np.int64), s[:, 0].copy(),
                             s[:, 1].view(np.uint64).copy(), sc)
         self.fibers, self.scalars = [fib], [sc]
+        if self.keys.partitioned:  # back to certificate order
+            out = np.empty_like(fib)
+            out[self.keys.order] = fib
+            return out, sc
         return fib, sc
 
 
@@ -236,6 +319,7 @@ def run(cert, src, columns, weight, action, threads=None, bar=None) -> Lookup:
             raise DcbError(f"{where}: {exc}" if where and not where.startswith("<") else str(exc)) from None
         if bar is not None:
             bar.add(batch.num_rows)
+    look.flush()
     return look
 
 
