@@ -311,8 +311,11 @@ def scatter_rows(codes, strides, null_codes, bits, lo, hi, null_w, wbits, acodes
             continue
         key = np.int64(0)
         seen = True
+        nul = 0
         for j in range(k):
             c = codes[j, i]
+            if c == null_codes[j]:
+                nul = 1
             if c < 0:
                 seen = False
             else:
@@ -321,7 +324,7 @@ def scatter_rows(codes, strides, null_codes, bits, lo, hi, null_w, wbits, acodes
             p = np.int64(mix64(np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(key)) >> shift) if bits > 0 else 0
         else:
             p = P
-        part[r] = p
+        part[r] = p | (nul << 30)
         keys[r] = key
         hist[p + 1] += 1
     for p in range(P + 1):
@@ -332,10 +335,8 @@ def scatter_rows(codes, strides, null_codes, bits, lo, hi, null_w, wbits, acodes
         p = part[r]
         if p < 0:
             continue
-        nul = 0
-        for j in range(k):
-            if codes[j, i] == null_codes[j]:
-                nul = 1
+        nul = p >> 30
+        p &= (1 << 30) - 1
         at = fill[p]
         fill[p] = at + 1
         pay[at, 0] = keys[r]

@@ -1,11 +1,14 @@
 """Coverage: how much production traffic a benchmark covers, and how much it actually determines
 (SPEC section 4).
 
-The production log is streamed into a fiber state with the certificate's evidence columns and
-fiber rules (so it runs on the audit engine: exact, parallel, mergeable, bounded by the number
-of production fibers), and the join with the certificate happens per production fiber, not per
-row. A production value never seen in calibration (a new string, a new category, a number
-outside the calibration bins) makes its fiber *unseen*: never an error, never a wrong match.
+Production is not audited: each row's evidence is coded against the certificate's own
+dictionaries and looked up in its key table, and the row's weight goes to its certificate fiber
+(``coverage_lookup``, ``kernels.lookup``); only the rows whose key the certificate lacks are
+grouped into fibers. With a ``by`` column the log is streamed into a fiber state keyed by the
+evidence and ``by`` (the audit engine) and joined with the certificate per production fiber.
+Both give the same exact figures. A production value never seen in calibration (a new string, a
+new category, a number outside the calibration bins) makes its fiber *unseen*: never an error,
+never a wrong match.
 
 Every production row is traffic: the log is counted with nulls kept as values whatever the
 certificate's null policy, so a row with a null evidence value stays in the totals (unseen under

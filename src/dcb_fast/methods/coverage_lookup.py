@@ -148,7 +148,7 @@ class _Actions:
 class Lookup:
     """The running sums of one coverage run (see the module docstring)."""
 
-    def __init__(self, cert, weight, action, threads=None, unseen_types=None):
+    def __init__(self, cert, weight, action, threads=None, unseen_types=None, total_rows=None):
         self.keys = CertificateKeys(cert)
         self.weight, self.action = weight, action
         self.threads = default_threads() if threads is None else max(1, int(threads))
@@ -168,14 +168,32 @@ class Lookup:
         for f in self.fibers:
             f[:, 3] = meta
         self._tbufs = [None] * self.threads
-        # the unseen rows, grouped by their production values (nulls kept as values)
-        self.unseen = FiberState(self.keys.evidence, None, weight, "value", self.keys.rules, shards=self.threads)
-        for c, enc in zip(self.keys.evidence, self.unseen.encoders):  # the production column types
-            if unseen_types and c in unseen_types:
-                enc.encode(self.keys.rules[c].apply(pa.array([], type=unseen_types[c]), c))
+        self._unseen_types, self.total_rows = unseen_types or {}, total_rows
+        self._unseen: FiberState | None = None
         self._buf = None
         self.window = WINDOW_PER_THREAD * self.threads
         self._rows, self._pending, self._wkind, self._null_w = 0, [], None, False
+
+    @property
+    def unseen(self) -> FiberState:
+        """The unseen rows, grouped by their production values (nulls kept as values)."""
+        return self._unseen_state(0, 0)
+
+    def _unseen_state(self, unseen_rows: int, rows: int) -> FiberState:
+        """Made on first use, sized for the unseen rows the log's share so far predicts (a
+        table that grows as it fills costs twice as much: measured 1.5 s against 0.75 s for
+        the 2M unseen rows of a 10M-row log)."""
+        if self._unseen is None:
+            expect = None
+            if self.total_rows and rows:
+                expect = min(self.total_rows, int(1.2 * unseen_rows / rows * self.total_rows) + 1024)
+            st = FiberState(self.keys.evidence, None, self.weight, "value", self.keys.rules, shards=self.threads,
+                            expected_rows=expect)
+            for c, enc in zip(self.keys.evidence, st.encoders):  # the production column types
+                if c in self._unseen_types:
+                    enc.encode(self.keys.rules[c].apply(pa.array([], type=self._unseen_types[c]), c))
+            self._unseen = st
+        return self._unseen
 
     def _window(self, n):
         """The window's arrays for ``n`` more rows (codes, weights, null weights, actions),
@@ -283,10 +301,11 @@ class Lookup:
         self.dropped += int(sum(d for d, _ in done))
         unseen = np.sort(np.concatenate([u for _, u in done]))
         # the unseen rows of each batch of the window, grouped by their production values
+        state = self._unseen_state(len(unseen), n) if len(unseen) else None
         for (off, table), end in zip(self._pending, [o for o, _ in self._pending[1:]] + [n]):
             lo, hi = np.searchsorted(unseen, [off, end])
             if hi > lo:
-                self.unseen.update(table.take(unseen[lo:hi] - off))
+                state.update(table.take(unseen[lo:hi] - off))
         self._pending, self._rows, self._null_w = [], 0, False
 
     def totals(self):
@@ -309,7 +328,8 @@ def run(cert, src, columns, weight, action, threads=None, bar=None) -> Lookup:
     this one is looked up)."""
     from ..engines.local import prefetch
 
-    look = Lookup(cert, weight, action, threads, unseen_types={c: src.types[c] for c in cert.evidence})
+    look = Lookup(cert, weight, action, threads, unseen_types={c: src.types[c] for c in cert.evidence},
+                  total_rows=src.total_rows)
     labels = dict(src.parts())
     for part, batch in prefetch(src.batches(columns)):
         try:
