@@ -33,9 +33,10 @@ _PARALLEL_ROWS = 1 << 15  # below this many rows a batch is looked up on one thr
 _WORD_BITS = 62  # a packed word holds columns whose radix product stays below 2**62
 PARTITIONED = True  # one-word keys go through the partitioned lookup (off: the row-by-row probe)
 # rows looked up together (per thread): a partition's table and sums come into cache once for
-# this many rows (measured on 10M rows, 284k certificate fibers: the probe cost 52 ns a row with
-# 1M rows per thread, 38 ns with 2M); the window's arrays cost about 80 bytes a row
-WINDOW_PER_THREAD = 1 << 21
+# this many rows (10M rows, 284k certificate fibers, one thread: the probe cost 60 ns a row with
+# 512k rows, 52 with 1M, 38 with 2M; end to end 512k-2M were within the noise of a loaded
+# machine), and the window's arrays cost about 75 bytes a row, first touches included
+WINDOW_PER_THREAD = 1 << 20
 
 
 class CertificateKeys:
