@@ -243,7 +243,7 @@ class Lookup:
         codes, wbuf, null_wbuf, acodes = self._window(n)
         self.keys.codes(batch, out=codes, threads=self.threads)
         if col is not None:
-            w, nw = _weights(col, self.weight, out=wbuf)
+            w, nw = batch_weights(col, self.weight, out=wbuf)
             if w.dtype == np.int64:  # integer weights come back as they are: their bits go in the window
                 wbuf.view(np.int64)[:] = w
             elif not np.shares_memory(w, wbuf):
