@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from ..core.summary import envelope
 from ..errors import DcbError
-from ..fibers.certificate import CLASSES, FiberCertificate
+from ..fibers.certificate import FiberCertificate
 from ..io import arrow as A
 from ..io.encoding import ColumnEncoder
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
@@ -36,12 +36,13 @@ from ..core.progress import Progress
 from ..core.results import Result
 from .. import engines
 from ..core.validation import check_types
+from . import coverage_lookup as lookup
+from .coverage_lookup import CLASS_NAMES, UNSEEN
 
-UNSEEN = 3
-CLASS_NAMES = CLASSES + ["unseen"]
 _SCALE = 1 << 64
-# coverage without ``by`` looks production rows up in the certificate (``coverage_lookup``);
-# with ``by`` (or this off: the tests' differential reference) it audits the log into fibers
+# coverage without ``by``, in this process, looks production rows up in the certificate
+# (``coverage_lookup``); with ``by``, a scheduler or a checkpoint (or this off: the tests'
+# differential reference) it audits the log into fibers on an engine
 LOOKUP = True
 
 
@@ -107,12 +108,16 @@ def coverage(cert: FiberCertificate | str, source, weight=None, action=None, by=
     if weight:
         check_types(src, weight, {})
 
-    if by is None and LOOKUP:  # the certificate's keys looked up row by row: production is not audited
-        from .coverage_lookup import figures, run
-
+    if by is None and scheduler is None and checkpoint is None and LOOKUP:
+        # the certificate's keys looked up row by row, in this process: production is not audited
         with Progress(src.total_rows, enabled=progress if progress is not None else None) as bar:
-            look = run(cert, src, columns, weight, action, threads, bar)
-        metrics, uncovered = figures(look, weight, action)
+            look = lookup.run(cert, src, columns, weight, action, threads, bar)
+        metrics, parts = lookup.figures(look, weight, action)
+
+        def uncovered(limit=None):
+            unseen, keys, rows, hi, lo, cls, crow = parts()
+            return _uncovered_table(cert, unseen, keys, rows, hi, lo, cls, crow, crow >= 0, limit)
+
         return _result(cert, cert_path, src, look.rows_read, metrics, uncovered, None, weight, action, by, top_k)
 
     rules = {c: cert.rules[c] for c in ev}

@@ -27,8 +27,12 @@ from ..io import arrow as A
 from ..io.encoding import MISSING, ColumnEncoder
 from ..kernels import lookup as kl
 from ..kernels import sums as ks
-from ..fibers.finalize import _label
+from ..engines.local import prefetch
+from ..fibers.certificate import CLASSES
+from ..fibers.finalize import _label, zero_weight_message
 
+UNSEEN = 3  # the class of a production row whose key the certificate lacks
+CLASS_NAMES = CLASSES + ["unseen"]
 _PARALLEL_ROWS = 1 << 15  # below this many rows a batch is looked up on one thread
 _WORD_BITS = 62  # a packed word holds columns whose radix product stays below 2**62
 PARTITIONED = True  # one-word keys go through the partitioned lookup (off: the row-by-row probe)
@@ -327,8 +331,6 @@ class Lookup:
 def run(cert, src, columns, weight, action, threads=None, bar=None) -> Lookup:
     """Stream every batch of ``src`` through a :class:`Lookup` (the next batch is read while
     this one is looked up)."""
-    from ..engines.local import prefetch
-
     look = Lookup(cert, weight, action, threads, unseen_types={c: src.types[c] for c in cert.evidence},
                   total_rows=src.total_rows)
     labels = dict(src.parts())
@@ -349,11 +351,11 @@ def _total(acc: np.ndarray, g: int) -> int:
 
 
 def figures(look: Lookup, weight, action):
-    """(metrics without ``top_uncovered``, ``uncovered(limit)``) of a finished run: the same
-    figures, from the same exact sums, as the audit of the log gave."""
-    from ..fibers.finalize import zero_weight_message
-    from .coverage import CLASS_NAMES, UNSEEN, _uncovered_table
-
+    """(metrics without ``top_uncovered``, ``uncovered()``) of a finished run: the same figures,
+    from the same exact sums, as the audit of the log gave. ``uncovered()`` gives the fibers
+    that are not certified, as ``methods.coverage._uncovered_table`` takes them: (the unseen
+    state, whose dictionaries code them all, keys, rows, weight parts, classes, certificate
+    rows or -1)."""
     cert, keys = look.keys.cert, look.keys
     fib, sc = look.totals()
     rows_f = fib[:, 0]
@@ -418,7 +420,7 @@ def figures(look: Lookup, weight, action):
             "labelled_fraction": L / W,
         })
 
-    def uncovered(limit=None):
+    def uncovered():
         # the unseen fibers (grouped by production values) and the certificate fibers with
         # traffic that are not certified, as codes of the unseen state's dictionaries
         ukeys, ucounts, uwhi, uwlo = unseen.table_arrays()
@@ -432,8 +434,7 @@ def figures(look: Lookup, weight, action):
         all_keys = np.concatenate([ukeys, ckeys]) if len(sel) else ukeys
         crow = np.concatenate([np.full(nu, -1, np.int64), sel])
         all_cls = np.concatenate([np.full(nu, UNSEEN, np.int64), cls[sel]])
-        return _uncovered_table(cert, unseen, all_keys, np.concatenate([ucounts.sum(axis=1), rows_f[sel]]),
-                                np.concatenate([u_hi, hi[sel]]), np.concatenate([u_lo, lo[sel]]), all_cls, crow,
-                                crow >= 0, limit)
+        return (unseen, all_keys, np.concatenate([ucounts.sum(axis=1), rows_f[sel]]), np.concatenate([u_hi, hi[sel]]),
+                np.concatenate([u_lo, lo[sel]]), all_cls, crow)
 
     return metrics, uncovered

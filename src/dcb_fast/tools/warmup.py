@@ -39,6 +39,9 @@ def _warm_audits(big, small, threads: int) -> None:
     # certificates and production coverage reuse the same kernels and add their own sums
     cert = certify(small, evidence=["s", "d"], action="act", weight="w", min_support=2)
     coverage(cert, big.slice(0, 5_000), weight="w", action="act", by="b", threads=threads)
+    # without by, production rows are looked up in the certificate (float, integer and no weights)
+    for w, act in (("w", "act"), ("wi", None), (None, "act")):
+        coverage(cert, big, weight=w, action=act, threads=max(2, threads))
 
 
 def warmup(threads: int | None = None, parts_only: bool = False) -> dict:
