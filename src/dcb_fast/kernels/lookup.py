@@ -347,70 +347,74 @@ def scatter_rows(codes, strides, null_codes, bits, lo, hi, null_w, wbits, acodes
 
 
 @kernel
-def probe_partitions(pay, payf, hist, bits, float_w, slot_off, slots, has_action, p2c, is_global, labelled, fibers,
-                     scalars, unseen_rows):
-    """Every run of :func:`scatter_rows`: probe the partition's table (in cache), add each
-    row's weight to its fiber (``fibers``: partitioned order) or to the unseen total, the
-    null-evidence total and the false-decision sums (as :func:`accumulate`); the rows of unseen
-    keys are listed in ``unseen_rows``. ``payf`` is ``pay`` viewed as float64 (a float weight's
-    bits). Returns how many."""
+def probe_partitions(pay, payf, hists, starts, p_lo, p_hi, bits, float_w, slot_off, slots, has_action, p2c,
+                     is_global, labelled, fibers, scalars, unseen_rows):
+    """Partitions ``p_lo..p_hi-1`` (``2**bits``: the rows of codes the certificate never saw) of
+    every thread's :func:`scatter_rows` (thread t's runs: ``pay[starts[t] + hists[t, p]:starts[t]
+    + hists[t, p + 1]]``): probe the partition's table (in cache), add each row's weight to its
+    fiber (``fibers``: partitioned order) or to the unseen total, the null-evidence total and
+    the false-decision sums (as :func:`accumulate`); the rows of unseen keys are listed in
+    ``unseen_rows``. Threads that take disjoint partitions share ``fibers``, and each brings
+    only its partitions' tables into cache. ``payf`` is ``pay`` viewed as float64 (a float
+    weight's bits). Returns how many rows are unseen."""
     P = 1 << bits
     acc = np.zeros((scalars.shape[0], 2), dtype=np.int64)
     nu = 0
-    for p in range(P + 1):
+    for p in range(p_lo, p_hi):
         probe = p < P
         if probe:
             base = slot_off[p]
             mask = np.uint64(slot_off[p + 1] - base - 1)
-        for at in range(hist[p], hist[p + 1]):
-            key = pay[at, 0]
-            f = -1
-            if probe:
-                s = mix64(np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(key)) & mask
-                while True:
-                    g = slots[base + np.int64(s), 1]
-                    if g < 0:
-                        break
-                    if slots[base + np.int64(s), 0] == key:
-                        f = g
-                        break
-                    s = (s + np.uint64(1)) & mask
-            if float_w:
-                whi, wlo = to_fixed(payf[at, 1])
-            else:
-                whi, wlo = pay[at, 1], np.uint64(0)
-            m = pay[at, 2]
-            if m & 1:
-                _add(acc, NULL_W, whi, wlo)
-            if f >= 0:
-                fibers[f, 0] += 1
-                h2, l2 = add128(fibers[f, 1], np.uint64(fibers[f, 2]), whi, wlo)
-                fibers[f, 1] = h2
-                fibers[f, 2] = np.int64(l2)
-            else:
-                _add(acc, UNSEEN_W, whi, wlo)
-                unseen_rows[nu] = np.int32(m >> 32)
-                nu += 1
-            if not has_action:
-                continue
-            a = (m >> 1) & 0x7FFFFFFF
-            if not labelled[a]:
-                continue
-            _add(acc, LABELLED, whi, wlo)
-            glob = is_global[a] != 0
-            if not glob:
-                _add(acc, FD_GLOBAL, whi, wlo)
-            if f >= 0:
-                c = p2c[a]
-                meta = fibers[f, 3]
-                if (meta & 0xFF) == 0:
-                    _add(acc, LABELLED_CERT, whi, wlo)
-                    if c < 0 or c != ((meta >> 8) & 0xFFFFFF) - 1:
-                        _add(acc, FD_CERT, whi, wlo)
-                if c < 0 or c != (meta >> 32) - 1:
+        for t in range(hists.shape[0]):
+            for at in range(starts[t] + hists[t, p], starts[t] + hists[t, p + 1]):
+                key = pay[at, 0]
+                f = -1
+                if probe:
+                    s = mix64(np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(key)) & mask
+                    while True:
+                        g = slots[base + np.int64(s), 1]
+                        if g < 0:
+                            break
+                        if slots[base + np.int64(s), 0] == key:
+                            f = g
+                            break
+                        s = (s + np.uint64(1)) & mask
+                if float_w:
+                    whi, wlo = to_fixed(payf[at, 1])
+                else:
+                    whi, wlo = pay[at, 1], np.uint64(0)
+                m = pay[at, 2]
+                if m & 1:
+                    _add(acc, NULL_W, whi, wlo)
+                if f >= 0:
+                    fibers[f, 0] += 1
+                    h2, l2 = add128(fibers[f, 1], np.uint64(fibers[f, 2]), whi, wlo)
+                    fibers[f, 1] = h2
+                    fibers[f, 2] = np.int64(l2)
+                else:
+                    _add(acc, UNSEEN_W, whi, wlo)
+                    unseen_rows[nu] = np.int32(m >> 32)
+                    nu += 1
+                if not has_action:
+                    continue
+                a = (m >> 1) & 0x7FFFFFFF
+                if not labelled[a]:
+                    continue
+                _add(acc, LABELLED, whi, wlo)
+                glob = is_global[a] != 0
+                if not glob:
+                    _add(acc, FD_GLOBAL, whi, wlo)
+                if f >= 0:
+                    c = p2c[a]
+                    meta = fibers[f, 3]
+                    if (meta & 0xFF) == 0:
+                        _add(acc, LABELLED_CERT, whi, wlo)
+                        if c < 0 or c != ((meta >> 8) & 0xFFFFFF) - 1:
+                            _add(acc, FD_CERT, whi, wlo)
+                    if c < 0 or c != (meta >> 32) - 1:
+                        _add(acc, FD_MAJOR, whi, wlo)
+                elif not glob:
                     _add(acc, FD_MAJOR, whi, wlo)
-            elif not glob:
-                _add(acc, FD_MAJOR, whi, wlo)
     for g in range(acc.shape[0]):
         s_hi, s_lo = add128(scalars[g, 0], np.uint64(scalars[g, 1]), acc[g, 0], np.uint64(acc[g, 1]))
         scalars[g, 0] = s_hi

@@ -158,7 +158,10 @@ class Lookup:
         self.weight, self.action = weight, action
         self.threads = default_threads() if threads is None else max(1, int(threads))
         nf = cert.table.num_rows
-        self.fibers = [np.zeros((nf, 4), np.int64) for _ in range(self.threads)]
+        # per-fiber sums: shared by the threads of the partitioned lookup (they take disjoint
+        # partitions), one copy per thread for the row-by-row probe
+        copies = 1 if self.keys.partitioned else self.threads
+        self.fibers = [np.zeros((nf, 4), np.int64) for _ in range(copies)]
         self.scalars = [np.zeros((kl.N_SCALARS, 2), np.int64) for _ in range(self.threads)]
         self.rows_read = self.dropped = 0
         self.actions = _Actions(cert, action) if action else None
@@ -172,7 +175,7 @@ class Lookup:
             meta = meta[self.keys.order]
         for f in self.fibers:
             f[:, 3] = meta
-        self._tbufs = [None] * self.threads
+        self._sbuf = None
         self._unseen_types, self.total_rows = unseen_types or {}, total_rows
         self._unseen: FiberState | None = None
         self._buf = None
@@ -216,14 +219,16 @@ class Lookup:
         codes, w, null_w, acodes = self._buf
         return codes[:, used:need], w[used:need], null_w[used:need], acodes[used:need]
 
-    def _thread_buffers(self, p, n):
-        """Thread ``p``'s scatter buffers for ``n`` rows, kept between windows."""
-        b = self._tbufs[p]
+    def _scatter_buffers(self, n):
+        """The partitioned lookup's buffers for a window of ``n`` rows (every thread scatters
+        its rows into its own slice), kept between windows."""
+        b = self._sbuf
         if b is None or b[1].shape[0] < n:
             cap = max(n, 1024)
-            b = (np.zeros((1 << self.keys.bits) + 2, np.int64), np.empty(cap, np.int32), np.empty(cap, np.int64),
-                 np.empty((cap, 3), np.int64), np.empty(cap, np.int32))
-            self._tbufs[p] = b
+            P = 1 << self.keys.bits
+            b = (np.zeros((self.threads, P + 2), np.int64), np.empty(cap, np.int32), np.empty(cap, np.int64),
+                 np.empty((cap, 3), np.int64), [np.empty(cap, np.int32) for _ in range(self.threads)])
+            self._sbuf = b
         return b
 
     def update(self, batch) -> None:
@@ -283,28 +288,44 @@ class Lookup:
         parts = self.threads if n >= _PARALLEL_ROWS else 1
         cuts = [n * p // parts for p in range(parts + 1)]
         k = self.keys
-        if not k.partitioned:
+        if k.partitioned:
+            # every thread scatters its rows by partition, then takes a share of the partitions
+            # (of every thread's rows): each brings only its partitions' tables into cache, and
+            # the fiber sums are shared without a lock
+            hists, part, keys, pay, rows = self._scatter_buffers(n)
+            starts = np.array(cuts[:-1], np.int64)
+            P = 1 << k.bits
+
+            def scatter(p):
+                lo, hi = cuts[p], cuts[p + 1]
+                return kl.scatter_rows(codes, k.strides, k.null_codes, k.bits, lo, hi, null_w, wbits, acodes,
+                                       hists[p], part[lo:hi], keys[lo:hi], pay[lo:hi])
+
+            def probe(p):
+                lo, hi = P * p // parts, (P * (p + 1) // parts) + (1 if p == parts - 1 else 0)
+                nu = kl.probe_partitions(pay, pay.view(np.float64), hists[:parts], starts, lo, hi, k.bits,
+                                         len(weights) > 0, k.slot_off, k.pslots, len(acodes) > 0, p2c, is_global,
+                                         labelled, self.fibers[0], self.scalars[p], rows[p])
+                return rows[p][:nu].copy()
+
+            dropped = sum(parallel_map(scatter, range(parts), parts))
+            found = parallel_map(probe, range(parts), parts)
+        else:
             crow, null_ev = np.empty(n, np.int32), np.empty(n, np.uint8)
             iweights = wbits if self._wkind == "int" else np.zeros(0, np.int64)
 
-        def run(p):
-            lo, hi = cuts[p], cuts[p + 1]
-            if k.partitioned:
-                hist, part, keys, pay, rows = self._thread_buffers(p, hi - lo)
-                dropped = kl.scatter_rows(codes, k.strides, k.null_codes, k.bits, lo, hi, null_w, wbits, acodes, hist,
-                                          part, keys, pay)
-                nu = kl.probe_partitions(pay, pay.view(np.float64), hist, k.bits, len(weights) > 0, k.slot_off,
-                                         k.pslots, len(acodes) > 0, p2c, is_global, labelled, self.fibers[p],
-                                         self.scalars[p], rows)
-                return dropped, rows[:nu].copy()
-            dropped = kl.find_rows(codes, k.word_of, k.strides, k.null_codes, k.slots, lo, hi, null_w, crow, null_ev)
-            kl.accumulate(crow, null_ev, lo, hi, weights, iweights, acodes, p2c, is_global, labelled, self.fibers[p],
-                          self.scalars[p])
-            return dropped, lo + np.flatnonzero(crow[lo:hi] == kl.UNSEEN_ROW)
+            def run(p):
+                lo, hi = cuts[p], cuts[p + 1]
+                dropped = kl.find_rows(codes, k.word_of, k.strides, k.null_codes, k.slots, lo, hi, null_w, crow,
+                                       null_ev)
+                kl.accumulate(crow, null_ev, lo, hi, weights, iweights, acodes, p2c, is_global, labelled,
+                              self.fibers[p], self.scalars[p])
+                return dropped, lo + np.flatnonzero(crow[lo:hi] == kl.UNSEEN_ROW)
 
-        done = parallel_map(run, range(parts), parts)
-        self.dropped += int(sum(d for d, _ in done))
-        unseen = np.sort(np.concatenate([u for _, u in done]))
+            done = parallel_map(run, range(parts), parts)
+            dropped, found = sum(d for d, _ in done), [u for _, u in done]
+        self.dropped += int(dropped)
+        unseen = np.sort(np.concatenate(found))
         # the unseen rows of each batch of the window, grouped by their production values
         state = self._unseen_state(len(unseen), n) if len(unseen) else None
         for (off, table), end in zip(self._pending, [o for o, _ in self._pending[1:]] + [n]):
@@ -316,8 +337,9 @@ class Lookup:
     def totals(self):
         """(per-fiber int64[F, 4]: rows, weight parts, meta; scalars int64[S, 2]) over every thread."""
         fib, sc = self.fibers[0], self.scalars[0]
-        for f, s in zip(self.fibers[1:], self.scalars[1:]):
+        for f in self.fibers[1:]:
             kl.merge_fibers(f, fib)
+        for s in self.scalars[1:]:
             ks.group_sum128(np.arange(kl.N_SCALARS, dtype=np.int64), s[:, 0].copy(),
                             s[:, 1].view(np.uint64).copy(), sc)
         self.fibers, self.scalars = [fib], [sc]
