@@ -44,7 +44,7 @@ def main(argv):
         return run
 
     M.parallel_map = timed(M.parallel_map, None)  # the scatter, the probe and the column coding
-    C.figures = timed(M.figures, "finalize")
+    M.figures = timed(M.figures, "finalize")
     C._uncovered_table = timed(C._uncovered_table, "finalize")
     update = FS.FiberState.update
     cols = list(EVIDENCE) + [ACTION, WEIGHT]
