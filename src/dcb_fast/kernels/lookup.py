@@ -7,6 +7,11 @@ in 62 bits), looked up in an open-addressing table of the certificate's keys, an
 weight is added to its certificate fiber (or to the unseen total). Sums are 128-bit fixed point
 (``hashing``), so every total is exact and independent of the batch split and the thread count.
 
+One-word keys (the usual case) take the partitioned path: :func:`scatter_rows` moves each row's
+key, weight and action to its hash partition's run (sequential writes), and
+:func:`probe_partitions` probes each partition's small table, which with the partition's sums
+stays in cache. Wider keys are probed row by row (:func:`find_rows`, :func:`accumulate`).
+
 >>> import numpy as np
 >>> words = np.array([[3], [7]], np.int64)  # two certificate keys, one word each
 >>> table = build_table(words)

@@ -2,12 +2,14 @@
 
 The certificate's fibers are few; a production log's rows are many. So the log is not counted
 into fibers: per batch, every evidence column is coded against the certificate's own value
-dictionary (a value the certificate never saw gets a negative code, null a code of its own), the
-codes are packed into one or a few int64 words and looked up in the certificate's key table
-(``kernels.lookup``), and the row's weight is added to its certificate fiber (rows and a 128-bit
-weight per fiber) and to the false-decision sums. Only the rows whose key the certificate lacks
-(unseen) are grouped into fibers (a :class:`FiberState` of their own): they are the uncovered
-fibers that have no certificate row, and they are counted in ``n_fibers``.
+dictionary (a value the certificate never saw gets a negative code, null a code of its own) and
+the rows wait in a window (1M rows a thread). A window's codes are packed into one int64 key
+(more words when the radix product passes 2**62), hashed and scattered by the key's top hash bits
+into partitions; the threads take disjoint partitions, look each row up in its partition's small
+table of certificate keys (``kernels.lookup``) and add its weight to its certificate fiber (rows
+and a 128-bit weight per fiber) and to the false-decision sums. Only the rows whose key the
+certificate lacks (unseen) are grouped into fibers (a :class:`FiberState` of their own): they are
+the uncovered fibers that have no certificate row, and they are counted in ``n_fibers``.
 
 Every figure is the one :func:`dcb_fast.coverage` reported when it audited the log (same 128-bit
 fixed-point sums, so the same floats whatever the batch split, file split or thread count).
