@@ -138,7 +138,7 @@ class FiberState:
 
         def one(j):
             col = self.evidence[j]
-            self.encoders[j].encode(self.rules[col].apply(_column(batch, col), col), insert=insert, out=codes[j])
+            self.encoders[j].encode(self.rules[col].apply(batch_column(batch, col), col), insert=insert, out=codes[j])
 
         parallel_map(one, range(len(self.evidence)), self.threads if n >= _PARALLEL_ROWS else 1)
         return codes
@@ -154,10 +154,10 @@ class FiberState:
         if self.action is None:
             acodes.fill(0)
         else:
-            self.action_encoder.encode(_column(batch, self.action), out=acodes)
+            self.action_encoder.encode(batch_column(batch, self.action), out=acodes)
         weights = iweights = None
         if self.weight:
-            w, null_w = batch_weights(_column(batch, self.weight), self.weight, out=wbuf)
+            w, null_w = batch_weights(batch_column(batch, self.weight), self.weight, out=wbuf)
             if w.dtype == np.int64:
                 iweights = w  # integer weights (request counts) skip float arithmetic entirely
             else:
@@ -404,7 +404,8 @@ class Part(tuple):
     nf = property(lambda self: self[1])
 
 
-def _column(batch, name):
+def batch_column(batch, name):
+    """Column ``name`` of a record batch as one Arrow array, or a one-line error naming it."""
     try:
         return A.as_array(batch.column(name))
     except KeyError:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from .._jit import default_threads
 from .._threads import parallel_map
 from ..errors import DcbError
-from ..fibers.state import FiberState, _column, batch_weights
+from ..fibers.state import FiberState, batch_column, batch_weights
 from ..io import arrow as A
 from ..io.encoding import MISSING, ColumnEncoder
 from ..kernels import lookup as kl
@@ -88,7 +88,7 @@ class CertificateKeys:
 
         def one(j):
             c = self.evidence[j]
-            arr = self.rules[c].apply(_column(batch, c), c)
+            arr = self.rules[c].apply(batch_column(batch, c), c)
             enc = self.encoders[j]
             if enc.kind in (None, A.NULL):  # every certificate key is null here: any value is unseen
                 valid = A.np_values(pc.is_valid(arr)) if not pa.types.is_floating(A.value_type(arr.type)) else \
@@ -242,7 +242,7 @@ class Lookup:
         if n == 0:
             return
         wkind = None
-        col = _column(batch, self.weight) if self.weight else None
+        col = batch_column(batch, self.weight) if self.weight else None
         if col is not None:
             t = col.type
             wkind = "int" if pa.types.is_integer(t) and not pa.types.is_uint64(t) else "float"
@@ -262,9 +262,9 @@ class Lookup:
             null_wbuf[:] = 0 if nw is None else nw
             self._null_w |= nw is not None
         if self.action:
-            self.actions.encode(_column(batch, self.action), acodes)
+            self.actions.encode(batch_column(batch, self.action), acodes)
         cols = self.keys.evidence + ([self.weight] if self.weight else [])
-        self._pending.append((self._rows, pa.table([_column(batch, c) for c in cols], names=cols)))
+        self._pending.append((self._rows, pa.table([batch_column(batch, c) for c in cols], names=cols)))
         self._rows += n
         if self._rows >= self.window:
             self.flush()
