@@ -39,7 +39,7 @@ def table(n=600, seed=0, weighted=False, slices=("mon", "tue", "wed")):
 
 def slice_rows(result):
     """{(split, model, policy, by): (figures..., test_share)} of the slices' rows."""
-    return {(r["split"], r["model"], r["policy"], r["by"]): r for r in result.splits.to_pylist() if r["by"] is not None}
+    return {(r["split"], r["model"], r["policy"], r["by"]): r for r in result.splits.to_pylist() if r["slice"]}
 
 
 def close(a, b, rel=1e-12):
@@ -71,9 +71,9 @@ def test_slices_add_up_to_the_split(seed, s, weighted):
     r = dcb_fast.replay(t, ["e", "f"], "d", splits=3, seed=seed, min_support=s, weight="w" if weighted else None,
                         by="day")
     rows = r.splits.to_pylist()
-    whole = {(x["split"], x["policy"]): x for x in rows if x["by"] is None}
+    whole = {(x["split"], x["policy"]): x for x in rows if not x["slice"]}
     for (k, p), x in whole.items():
-        parts = [y for y in rows if y["split"] == k and y["policy"] == p and y["by"] is not None]
+        parts = [y for y in rows if y["split"] == k and y["policy"] == p and y["slice"]]
         assert math.isclose(sum(y["test_share"] for y in parts), 1.0, rel_tol=1e-12)
         for f in ADDITIVE:
             total = sum(y["test_share"] * y[f] for y in parts if y[f] is not None)
@@ -172,7 +172,7 @@ def test_the_whole_is_the_replay_without_by(weighted):
     w = "w" if weighted else None
     a = dcb_fast.replay(t, ["e", "f"], "d", splits=6, seed=4, min_support=2, weight=w)
     b = dcb_fast.replay(t, ["e", "f"], "d", splits=6, seed=4, min_support=2, weight=w, by="day")
-    whole = b.splits.filter(pa.compute.is_null(b.splits["by"])).drop_columns(["by", "test_share"])
+    whole = b.splits.filter(pa.compute.invert(b.splits["slice"])).drop_columns(["slice", "by", "test_share"])
     for x, y in zip(a.splits.to_pylist(), whole.to_pylist()):
         assert x.keys() == y.keys()
         assert all(close(x[k], y[k]) if isinstance(x[k], float) else x[k] == y[k] for k in x), (x, y)
@@ -207,3 +207,31 @@ def test_on_the_checkpoint_engine_the_slices_are_the_local_ones(tmp_path):
         ck = dcb_fast.replay(paths, ["e"], "d", splits=4, by="day", checkpoint=str(tmp_path / "ck"))
         assert ck.metrics == local.metrics and ck.splits.equals(local.splits)
     assert ck.run_info["reused"] == 2
+
+
+@pytest.mark.parametrize("nulls", ["drop", "value"])
+def test_null_slice_values_are_a_slice_and_the_whole_is_unchanged(nulls):
+    """A null (or NaN) slice value is a slice of its own, under either null rule: the whole stays
+    the replay without --by, with its nulls in evidence, action or weight dropped or kept."""
+    rng = np.random.default_rng(8)
+    n = 900
+    e = rng.integers(0, 5, n).astype(float)
+    e[rng.random(n) < 0.05] = np.nan
+    day = np.round(rng.random(n) * 2)
+    day[rng.random(n) < 0.1] = np.nan
+    w = rng.random(n) + 0.1
+    t = pa.table({"e": e, "d": pa.array(rng.integers(0, 3, n), mask=rng.random(n) < 0.03),
+                  "day": day, "tenant": pa.array(rng.choice(["x", "y"], n), mask=rng.random(n) < 0.1),
+                  "w": pa.array(w, mask=(rng.random(n) < 0.02) & (nulls == "drop"))})  # a kept null weight is an error
+    for by in ("day", "tenant"):
+        a = dcb_fast.replay(t, ["e"], "d", splits=4, seed=5, weight="w", nulls=nulls)
+        b = dcb_fast.replay(t, ["e"], "d", splits=4, seed=5, weight="w", nulls=nulls, by=by)
+        assert b.metrics["n_rows"] == a.metrics["n_rows"]
+        assert b.metrics["policies"] == a.metrics["policies"]
+        values = [x["value"] for x in b.metrics["by"]]
+        assert values[-1] is None  # null last
+        assert sum(x["n_rows"] for x in b.metrics["by"]) == a.metrics["n_rows"]
+        rows = b.splits.to_pylist()
+        null_slice = [r for r in rows if r["slice"] and r["by"] is None]
+        assert null_slice and all(r["test_share"] < 1 for r in null_slice)
+        assert len([r for r in rows if not r["slice"]]) == a.splits.num_rows

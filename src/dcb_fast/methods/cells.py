@@ -85,8 +85,11 @@ def read_cells(src, models, action, weight, nulls, rules, threads=None, schedule
         models = {"model": list(models)}
     cols = sorted({c for m in models.values() for c in m})
     key = cols + ([weight] if weight else []) + ([by] if by else [])
+    # a null slice value is a slice of its own: the state keeps nulls, and the rows the replay
+    # without the slice column drops (a null in evidence, weight or action) are dropped below
+    drop_later = bool(by) and nulls == "drop"
     # a window column is counted by its exact values: windows are drawn per split
-    spec = engines.PartialSpec.of(src, key, action, None, nulls,
+    spec = engines.PartialSpec.of(src, key, action, None, "value" if drop_later else nulls,
                                   {c: r for c, r in (rules or {}).items() if c in cols and not r.overlapping})
     state, run = engines.run(src, spec, scheduler=scheduler, checkpoint=checkpoint, threads=threads)
     if state.n_rows == 0:
@@ -100,6 +103,14 @@ def read_cells(src, models, action, weight, nulls, rules, threads=None, schedule
     # columns in canonical action order, so that nonzero() walks atoms in canonical order and,
     # within an atom, actions by value: the walk never depends on the order values were first seen
     counts = counts[np.ix_(order, by_rank)]
+    if drop_later:
+        keep = np.ones(len(keys), dtype=bool)
+        for j in range(len(key) - 1):
+            keep &= ~np.isin(keys[:, j], _null_codes(state.encoders[j].values()))
+        keys, counts = keys[keep], counts[keep]
+        counts[:, _null_codes(actions.take(pa.array(by_rank)))] = 0
+        if not counts.any():
+            raise DcbError("empty input: no rows left after dropping nulls")
     cell_atom, cell_action = np.nonzero(counts)
     k = len(cols)
     atoms = keys[cell_atom]
@@ -196,3 +207,11 @@ def _spread(group, count, group_count, group_cal, rng) -> tuple[np.ndarray, np.n
         left_rows[grp] -= good
         left_cal[grp] -= draw
     return cal, count - cal
+
+
+def _null_codes(values: pa.Array) -> np.ndarray:
+    """The codes of a dictionary's null entries (NaN counts as null, as the encoders count it)."""
+    null = ~A.np_values(values.is_valid()) if values.null_count else np.zeros(len(values), dtype=bool)
+    if pa.types.is_floating(values.type):
+        null |= np.isnan(A.np_values(values, nan_nulls=True))
+    return np.flatnonzero(null)

@@ -43,7 +43,8 @@ def _per_fiber(fiber, action, values, nf, na):
 
 
 def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support: int, tol: float | None = None,
-                   model: str | None = None, empty: bool = False) -> dict:
+                   model: str | None = None, empty: bool = False, groups: np.ndarray | None = None,
+                   n_groups: int = 0):
     """The four policies on one split (SPEC section 6) for one model (default: the first).
 
     Per policy: ``(certified fraction, error among certified, false decisions over all test
@@ -52,7 +53,9 @@ def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support:
     calibration and, with a tolerance window, for windows with fewer than ``min_support``
     calibration rows. Ties between actions go to the lowest canonical action. ``empty``: a test
     part without weight (a slice absent from this split's test rows) gives NaN figures instead
-    of an error.
+    of an error. ``groups`` (a group number per cell, e.g. its slice) gives a list of such
+    figures, one per group, over each group's test rows (NaN for a group without test rows), in
+    one pass over the cells.
 
     >>> c = Cells(np.array([2, 1, 1]), np.array([0, 0, 1]), np.ones(3), 2, {"m": np.array([0, 1, 1])})
     >>> r = evaluate_split(c, np.array([1, 1, 0]), np.array([1, 0, 1]), min_support=1)
@@ -80,6 +83,15 @@ def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support:
     local = support >= (min_support if tol is not None else 1)
     major = np.where(local, cal_wt.argmax(axis=1), g)
     cert_act = cal_rows.argmax(axis=1)
+    if groups is not None:
+        unit = fiber if tol is None else np.unique(cells.values[name], return_inverse=True)[1].reshape(-1)
+        a, cert = cells.action, certified[unit]
+
+        def per(x):
+            return np.bincount(groups, weights=test_w * x, minlength=n_groups)
+
+        sums = zip(per(1.0), per(cert), per(cert & (cert_act[unit] != a)), per(major[unit] != a), per(g != a))
+        return [_figures(*s) if s[0] > 0 else dict.fromkeys(POLICIES, (math.nan,) * 4) for s in sums]
     tot = tw.sum(axis=1)
     W = tot.sum()
     if W <= 0:
@@ -90,6 +102,12 @@ def evaluate_split(cells: Cells, cal: np.ndarray, test: np.ndarray, min_support:
     wrong_cert = (tot - tw[np.arange(len(tw)), cert_act])[certified].sum()
     fd_major = (tot - tw[np.arange(len(tw)), major]).sum()
     fd_glob = W - tw[:, g].sum()
+    return _figures(W, cert_w, wrong_cert, fd_major, fd_glob)
+
+
+def _figures(W, cert_w, wrong_cert, fd_major, fd_glob) -> dict:
+    """The four policies' figures from the test weight ``W`` and its certified, wrongly
+    certified and false-decision parts."""
     c = float(cert_w / W)
     err_c = float(wrong_cert / cert_w) if cert_w > 0 else math.nan
     fd_c, fd_major, fd_glob = float(wrong_cert / W), float(fd_major / W), float(fd_glob / W)
@@ -223,9 +241,11 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
     ``by`` (a column that is no model's evidence: a day, a tenant) adds ``metrics["by"]``: per
     value, the policies' figures over that value's test rows, from the same splits and the same
     certificates (built on all calibration rows); the values' figures, weighted by their share
-    of each split's test weight (``test_share`` in the splits table), add up to the split's. The
-    slice column is part of the cells, so a seed draws other (equally random) splits than
-    without ``by``; rows with a null slice value are dropped unless ``nulls="value"``.
+    of each split's test weight (``test_share`` in the splits table), add up to the split's
+    (certified fraction, false decisions, acquisitions). The split is drawn on the cells without
+    the slice column (the same seed gives the same split, so the whole replay is the one without
+    ``by``); each cell's calibration rows are then spread over its slices by a second seeded
+    draw. A null slice value is a slice of its own.
 
     ``scheduler`` and ``checkpoint`` choose the engine of the counting pass
     (:func:`dcb_fast.engines.run`); the splits run on the cells in this process.
@@ -286,24 +306,22 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
         score_means = {n: mean_signed(lambda c=c: (b.column(c) for _, b in src.batches([c])))
                        for n, c in score.items()}
 
+    n_slices = len(cells.by_values) if by else 0
+
     def one(k):
         cal, test = split_counts(cells, calib_fraction, seed, k)
-        return {name: evaluate_split(cells, cal, test, min_support, tolerance, model=name) for name in models}
-
-    def sliced(k):
-        cal, test = split_counts(cells, calib_fraction, seed, k)
+        whole = {name: evaluate_split(cells, cal, test, min_support, tolerance, model=name) for name in models}
+        if not by:
+            return whole, None
         test_w = test * cells.w
-        total = test_w.sum()
-        out = []
-        for v in range(len(cells.by_values)):
-            t = np.where(cells.by == v, test, 0)
-            share = float(test_w[cells.by == v].sum() / total) if total > 0 else math.nan
-            out.append((share, {name: evaluate_split(cells, cal, t, min_support, tolerance, model=name, empty=True)
-                                for name in models}))
-        return out
+        shares = np.bincount(cells.by, weights=test_w, minlength=n_slices) / test_w.sum()
+        per = {name: evaluate_split(cells, cal, test, min_support, tolerance, model=name, groups=cells.by,
+                                    n_groups=n_slices) for name in models}
+        return whole, [(float(shares[v]), {name: per[name][v] for name in models}) for v in range(n_slices)]
 
-    results = parallel_map(one, range(splits), threads or 2)
-    slices = parallel_map(sliced, range(splits), threads or 2) if by else None
+    both = parallel_map(one, range(splits), threads or 2)
+    results = [w for w, _ in both]
+    slices = [s for _, s in both] if by else None
     result = _summarize(results, models, splits, calib_fraction, seed, min_support, weight, tolerance, score,
                         score_means, src, action, cells.n_rows, recorded)
     if by:
@@ -314,7 +332,7 @@ def replay(source, evidence=None, action=None, splits: int = 100, calib_fraction
 
 def _add_slices(result: ReplayResult, slices: list, cells: Cells, models: dict, by: str) -> None:
     """``metrics["by"]`` (per slice value: its rows and, per model, the policies over splits) and
-    the slices' rows of the splits table (``by``, ``test_share``)."""
+    the slices' rows of the splits table (``slice`` true, ``by``, ``test_share``)."""
     labels = cells.by_values.to_pylist()
     rows_of = np.bincount(cells.by, weights=cells.count, minlength=len(labels))
     name0 = next(iter(models))
@@ -331,7 +349,7 @@ def _add_slices(result: ReplayResult, slices: list, cells: Cells, models: dict, 
     t = result.splits
     n = t.num_rows
     extra = {"split": [], "model": [], "policy": [], **{f: [] for f in FIELDS}, "break_even_lambda": [],
-             "by": [], "test_share": []}
+             "slice": [], "by": [], "test_share": []}
     for k, s in enumerate(slices):
         for v, (share, res) in enumerate(s):
             for name, pol in res.items():
@@ -343,10 +361,13 @@ def _add_slices(result: ReplayResult, slices: list, cells: Cells, models: dict, 
                     for f, x in zip(FIELDS, vals):
                         extra[f].append(None if math.isnan(x) else x)
                     extra["break_even_lambda"].append(None if p != "certify_then_acquire" or math.isnan(lam) else lam)
+                    extra["slice"].append(True)
                     extra["by"].append(None if labels[v] is None else str(labels[v]))
                     extra["test_share"].append(share)
-    whole = t.append_column("by", pa.array([None] * n, pa.string())).append_column(
-        "test_share", pa.array([1.0] * n, pa.float64()))
+    # ``slice`` tells the whole replay's rows (False) from the slices' (True): a null slice value
+    # has ``by`` null too
+    whole = t.append_column("slice", pa.array([False] * n)).append_column(
+        "by", pa.array([None] * n, pa.string())).append_column("test_share", pa.array([1.0] * n, pa.float64()))
     result.splits = pa.concat_tables([whole, pa.table(extra, schema=whole.schema)])
 
 
