@@ -180,10 +180,10 @@ def test_tuple_keys_beyond_64_bits_are_exact():
 
 
 def test_label_helper_matches_library():
-    from dcb_fast.fibers.finalize import _label
+    from dcb_fast.fibers.finalize import action_key
 
     for v in [None, True, False, 3, "x", 2.5]:
-        assert _label(v) == label(v)
+        assert action_key(v) == label(v)
 
 
 @pytest.mark.parametrize("cells", [0, 1 << 16])

@@ -116,6 +116,20 @@ def test_base_modules_import_no_module_of_ours():
             assert not [t for t, *_ in GRAPH[m] if t != m], f"{m} is a base module and imports {GRAPH[m]}"
 
 
+def test_no_private_name_is_imported_from_another_module():
+    """A name with a leading underscore is its module's own: other modules use public ones."""
+    bad = []
+    for m, path in MODULES.items():
+        tree = ast.parse(open(path, encoding="utf-8").read())
+        pkg = m if path.endswith("__init__.py") else m.rsplit(".", 1)[0]
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and (n.level or (n.module or "").startswith(PACKAGE)):
+                for a in n.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        bad.append(f"{path}:{n.lineno}: {m} imports {a.name} from {'.' * n.level}{n.module or ''}")
+    assert not bad, "private names imported across modules:\n" + "\n".join(bad)
+
+
 def test_compat_modules_only_reexport():
     """An old module name holds a docstring, imports and one warnings.warn call: nothing else."""
     for m in COMPAT:

@@ -25,7 +25,7 @@ from ..errors import DcbError
 from ..io import arrow as A
 from ..io.result_dir import check_out_file, record
 from ..io.writers import atomic_path
-from .finalize import AMBIGUOUS, CERTIFIED, THIN, _label, canonical_order, minority_rows
+from .finalize import AMBIGUOUS, CERTIFIED, THIN, action_key, canonical_order, minority_rows
 from .state import FiberState
 
 
@@ -92,7 +92,7 @@ class FiberCertificate:
     @classmethod
     def from_audit(cls, result) -> "FiberCertificate":
         """The certificate of a finished calibration audit (an :class:`AuditResult`)."""
-        state, fib, summary = result.state, result._per_fiber(), result.summary
+        state, fib, summary = result.state, result.per_fiber(), result.summary
         if fib.order is None:
             fib.order = canonical_order(state)
         o = fib.order
@@ -206,7 +206,7 @@ class FiberCertificate:
 
         for a, c, wt in zip(act, cls, w):
             if c == 0:
-                per_action[_label(a)] = per_action.get(_label(a), 0) + 1
+                per_action[action_key(a)] = per_action.get(action_key(a), 0) + 1
         return {
             "format": f"{CERT_FORMAT} v{self.meta['version']}",
             "dcb_fast_version": self.meta["dcb_fast"],

@@ -126,7 +126,7 @@ def summarize(state, min_support: int = 1, thin: str = "ambiguous", histogram_bi
         raise DcbError(f"thin must be 'ambiguous' or 'skip', not '{thin}'")
     fib, acc, cnt = classify(state, min_support, skip_thin=thin == "skip", keep=keep)
     actions = state.action_encoder.values()
-    labels = [_label(v) for v in actions.to_pylist()]
+    labels = [action_key(v) for v in actions.to_pylist()]
     arank = state.action_encoder.sort_ranks()
 
     def total(row):
@@ -182,7 +182,7 @@ def labels_in_order(labels, order):
     return [labels[a] for a in order]
 
 
-def _label(v) -> str:
+def action_key(v) -> str:
     """An action value as a JSON object key."""
     if v is None:
         return "null"
@@ -255,7 +255,7 @@ def fiber_table(state, fib: Fibers, with_weights: bool | None = None, confidence
     weight = fib.tot_hi[o].astype(np.float64) + fib.tot_lo[o].astype(np.float64) / 2.0**64
     cols["weight"] = pa.array(weight, pa.float64())
     actions = state.action_encoder.values()
-    labels = [_label(v) for v in actions.to_pylist()]
+    labels = [action_key(v) for v in actions.to_pylist()]
     weighted = state.weight is not None if with_weights is None else with_weights
     for a in present_actions(state):
         cols[f"rows[{labels[a]}]"] = pa.array(counts[o, a] if a < counts.shape[1] else np.zeros(len(o), np.int64))
@@ -287,7 +287,7 @@ def minority_rows(state, fib: Fibers) -> np.ndarray:
     return fib.support - counts[np.arange(len(fib.support)), fib.major]
 
 
-def _exact_sum(hi: np.ndarray, lo: np.ndarray) -> int:
+def exact_sum(hi: np.ndarray, lo: np.ndarray) -> int:
     """Exact sum of 128-bit fixed-point weights as a Python integer (units of 2**-64)."""
     lo = lo.astype(np.uint64)
     return (int(hi.astype(np.int64).sum()) * _SCALE + int((lo >> np.uint64(32)).sum()) * (1 << 32)
@@ -305,12 +305,12 @@ def tolerate(state, fib: Fibers, metrics: dict, min_support: int, thin: str, max
     ok = (fib.support >= min_support) & (upper <= max_minority)
     cls = np.where(ok, 0, np.where(fib.support < min_support, 2, np.where(fib.n_actions > 1, 1, 2))).astype(np.int8)
     fib.cls = cls
-    W = _exact_sum(fib.tot_hi, fib.tot_lo)
+    W = exact_sum(fib.tot_hi, fib.tot_lo)
 
     def frac(mask):
-        return ratio(_exact_sum(fib.tot_hi[mask], fib.tot_lo[mask]), W)
+        return ratio(exact_sum(fib.tot_hi[mask], fib.tot_lo[mask]), W)
 
-    labels = [_label(v) for v in state.action_encoder.values().to_pylist()]
+    labels = [action_key(v) for v in state.action_encoder.values().to_pylist()]
     m = dict(metrics)
     cert = cls == 0
     m["certifiable_fraction"], m["ambiguous_fraction"], m["thin_fraction"] = frac(cert), frac(cls == 1), frac(cls == 2)
@@ -327,10 +327,10 @@ def tolerate(state, fib: Fibers, metrics: dict, min_support: int, thin: str, max
         sel = cert & (fib.major == a)
         lab = labels[a]
         rows[lab] = int(fib.support[sel].sum())
-        weight[lab] = as_float(_exact_sum(fib.tot_hi[sel], fib.tot_lo[sel]))
+        weight[lab] = as_float(exact_sum(fib.tot_hi[sel], fib.tot_lo[sel]))
         fibers[lab] = int(sel.sum())
     m["certified_rows"], m["certified_weight"], m["certified_fibers"] = rows, weight, fibers
-    minority_w = _exact_sum(fib.tot_hi[cert], fib.tot_lo[cert]) - _exact_sum(fib.maj_hi[cert], fib.maj_lo[cert])
+    minority_w = exact_sum(fib.tot_hi[cert], fib.tot_lo[cert]) - exact_sum(fib.maj_hi[cert], fib.maj_lo[cert])
     m["tolerated_minority_fraction"] = ratio(minority_w, W)
     return m
 

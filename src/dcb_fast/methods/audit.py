@@ -182,11 +182,11 @@ class AuditResult(Result):
     def fibers(self) -> pa.Table:
         """Per-fiber table in canonical order (evidence values ascending)."""
         if self._fibers is None:
-            self._fibers = fiber_table(self.state, self._per_fiber(),
+            self._fibers = fiber_table(self.state, self.per_fiber(),
                                        confidence=self.summary["parameters"].get("confidence", 0.95))
         return self._fibers
 
-    def _per_fiber(self):
+    def per_fiber(self):
         if self._fib is None:
             p = self.summary["parameters"]
             self._fib = summarize(self.state, p["min_support"], p["thin"])[1]
@@ -197,7 +197,7 @@ class AuditResult(Result):
 
     def mixed_mask(self) -> np.ndarray:
         """Per fiber of the state: does it carry more than one action?"""
-        return self._per_fiber().n_actions > 1
+        return self.per_fiber().n_actions > 1
 
     def ambiguous_cases(self, path: str | None = None, batch_rows: int | None = None, _open=None):
         """Rows that lie in mixed fibers, found by a second streaming pass over the source.

@@ -31,7 +31,7 @@ from ..io import arrow as A
 from ..io.encoding import ColumnEncoder
 from ..io.sources import DEFAULT_BATCH_ROWS, open_source
 from ..kernels import sums as ks
-from ..fibers.finalize import _label, evidence_columns, zero_weight_message
+from ..fibers.finalize import action_key, evidence_columns, zero_weight_message
 from ..core.progress import Progress
 from ..core.results import Result
 from .. import engines
@@ -207,7 +207,7 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
     fiber_action[seen] = cert_action_code[crow[seen]]
     acc_a = np.zeros((len(action_vals), 2), np.int64)
     ks.group_sum128(np.where(cls == 0, fiber_action, -1), tot_hi, tot_lo, acc_a)
-    labels = [_label(v) for v in action_vals.to_pylist()]
+    labels = [action_key(v) for v in action_vals.to_pylist()]
     order = np.argsort(aenc.sort_ranks())
     # every action some calibration fiber certifies (0 when no traffic hits those fibers); an
     # action that is only the majority of mixed or thin fibers certifies nothing and is not listed
@@ -314,7 +314,7 @@ def _false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen, cer
         return weight_not(chosen, lab_hi, lab_lo, mask)[0]
 
     glabel = cert.meta.get("global_majority")
-    plabels = [_label(v) for v in pvals.to_pylist()]
+    plabels = [action_key(v) for v in pvals.to_pylist()]
     gcode = next((p for p, lab in enumerate(plabels) if lab == glabel and p != null_action), -1)
     certified = cls == 0
     act_cert = np.full(nf, -1, np.int64)

@@ -31,7 +31,7 @@ from ..kernels import lookup as kl
 from ..kernels import sums as ks
 from ..engines.local import prefetch
 from ..fibers.certificate import CLASSES
-from ..fibers.finalize import _label, zero_weight_message
+from ..fibers.finalize import action_key, zero_weight_message
 
 UNSEEN = 3  # the class of a production row whose key the certificate lacks
 CLASS_NAMES = CLASSES + ["unseen"]
@@ -140,7 +140,7 @@ class _Actions:
             null = self.enc.null_code if self.drop_null else -1
             if self.gcode < 0:
                 for p, v in enumerate(new.to_pylist(), start=have):
-                    if _label(v) == self.glabel and p != null:
+                    if action_key(v) == self.glabel and p != null:
                         self.gcode = p
                         break
             self.is_global = np.zeros(n, np.uint8)
@@ -407,7 +407,7 @@ def figures(look: Lookup, weight, action):
         aenc.encode(action_vals)
     acc_a = np.zeros((len(action_vals), 2), np.int64)
     ks.group_sum128(np.where(cls == 0, look.fiber_act, -1).astype(np.int64), hi, lo, acc_a)
-    labels = [_label(v) for v in action_vals.to_pylist()]
+    labels = [action_key(v) for v in action_vals.to_pylist()]
     certifiable = set(np.unique(look.fiber_act[look.fiber_act >= 0]).tolist())
     by_action = {labels[a]: frac(_total(acc_a, a)) for a in np.argsort(aenc.sort_ranks()) if int(a) in certifiable}
     n_unseen = unseen.n_fibers

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from ..core.summary import envelope
 from ..errors import DcbError
 from ..io import arrow as A
-from ..fibers.finalize import _label
+from ..fibers.finalize import action_key
 from ..core.results import Result
 from .audit import AuditResult
 from .certify import Certificate, KeyIndex
@@ -335,7 +335,7 @@ def _top_changes(table: pa.Table, evidence, k: int) -> dict:
     ch = table["change"]
     for c in ("lost", "gained", "action_changed", "new_key", "gone_key"):
         sub = table.filter(pc.equal(ch, c)).slice(0, k)
-        out[c] = [{key: (_label(v) if key.startswith("action_") and v is not None else _json(v))
+        out[c] = [{key: (action_key(v) if key.startswith("action_") and v is not None else _json(v))
                    for key, v in r.items() if key != "change"} for r in sub.to_pylist()]
     return out
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 from ..core.summary import envelope
 from ..errors import DcbError
 from ..io.sources import Source, open_source
-from ..fibers.finalize import _label
+from ..fibers.finalize import action_key
 from ..core.results import Result
 from ..core.validation import check_columns
 from .audit import audit
@@ -77,7 +77,7 @@ def explain(source, evidence, action, weight=None, id=None, probes=None, top_k: 
     if not probes:
         raise DcbError("no column left to explain mixed fibers with: the input has only the evidence, action, "
                        "weight and id columns; pass a log with more columns or --probes")
-    fib = result._per_fiber()
+    fib = result.per_fiber()
     fibers = result.fibers  # canonical order; sets fib.order
     mixed = np.nonzero(fib.n_actions > 1)[0]
     w_state = fib.tot_hi.astype(np.float64) + fib.tot_lo.astype(np.float64) / 2.0**64
@@ -191,16 +191,16 @@ def _explain_fiber(df, action, weight, id, probes, examples) -> dict:
         for v, cell in sorted(b["_cells"].items(), key=lambda kv: -sum(kv[1].values()))[:MAX_SPLIT_VALUES]:
             split.append({"value": _out(v), "weight": sum(cell.values()),
                           "rows": int(sum(1 for x in df[b["column"]].tolist() if _key(x) == v)),
-                          "actions": {_label(_out(a)): x for a, x in sorted(cell.items(), key=lambda kv: -kv[1])}})
+                          "actions": {action_key(_out(a)): x for a, x in sorted(cell.items(), key=lambda kv: -kv[1])}})
         best = {"column": b["column"], "information_gain": b["information_gain"],
                 "gain_fraction": b["information_gain"] / h if h else 0.0, "n_values": b["n_values"], "split": split}
     ex = {}
     ids = df[id].tolist() if id else df["__row"].tolist()
     for a, i in zip(acts, ids):
-        lst = ex.setdefault(_label(_out(a)), [])
+        lst = ex.setdefault(action_key(_out(a)), [])
         if len(lst) < examples:
             lst.append(_json(i))
-    return {"actions": {_label(_out(a)): x for a, x in sorted(by_action.items(), key=lambda kv: -kv[1])},
+    return {"actions": {action_key(_out(a)): x for a, x in sorted(by_action.items(), key=lambda kv: -kv[1])},
             "entropy": h, "best": best,
             "candidates": [{k: v for k, v in d.items() if k != "_cells"} for d in cands[:5]],
             "examples": ex, "examples_by": id or "row"}

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..fibers.state import FiberState
-from ..fibers.finalize import _exact_sum, ratio, summarize
+from ..fibers.finalize import exact_sum, ratio, summarize
 from ..fibers.finalize import tolerate
 
 
@@ -26,7 +26,7 @@ def coarsen(state: FiberState, keep: int) -> FiberState:
     if len(act):
         out.add_cells(dicts[:keep], np.ascontiguousarray(keys[:, :keep]), adict, act, cnt, hi, lo)
     out.rows_read = state.rows_read
-    out._dropped = state.dropped_rows
+    out.restore_totals(out.rows_read, state.dropped_rows)
     return out
 
 
@@ -46,16 +46,16 @@ def slice_metrics(state: FiberState, min_support: int, thin: str, max_minority=N
     out = []
     for c in sorted(np.unique(code), key=lambda c: ranks[c]):
         sel = code == c
-        W = _exact_sum(fib.tot_hi[sel], fib.tot_lo[sel])
+        W = exact_sum(fib.tot_hi[sel], fib.tot_lo[sel])
         cls = fib.cls[sel]
 
         def frac(mask):
             s = np.nonzero(sel)[0][mask]
-            return ratio(_exact_sum(fib.tot_hi[s], fib.tot_lo[s]), W)
+            return ratio(exact_sum(fib.tot_hi[s], fib.tot_lo[s]), W)
 
         counted = cls != 2 if thin == "skip" else np.ones(len(cls), bool)
         mixed = fib.n_actions[sel] > 1
-        risk = W - _exact_sum(fib.maj_hi[sel], fib.maj_lo[sel])
+        risk = W - exact_sum(fib.maj_hi[sel], fib.maj_lo[sel])
         v = values[int(c)].as_py()
         out.append({
             "value": v.hex() if isinstance(v, (bytes, bytearray)) else v,

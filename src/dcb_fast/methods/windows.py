@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from ..core.results import Result
 from ..core.summary import envelope
 from ..errors import DcbError
-from ..fibers.finalize import _label, audit_headline, audit_warnings, size_distribution, zero_weight_message
+from ..fibers.finalize import action_key, audit_headline, audit_warnings, size_distribution, zero_weight_message
 from ..fibers.state import batch_weights
 from ..io import arrow as A
 from ..io.encoding import ColumnEncoder
@@ -68,7 +68,7 @@ class Column:
         def frac(x):
             return x / W if W else 0.0
 
-        labels = [_label(v) for v in self.actions.to_pylist()]
+        labels = [action_key(v) for v in self.actions.to_pylist()]
         present = [a for a in range(len(labels)) if cnt[4 + 3 * a] > 0]
         n_fibers, n_mixed = int(cnt[0]), int(cnt[1])
         sizes = support if thin != "skip" else support[support >= min_support]

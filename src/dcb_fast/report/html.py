@@ -20,7 +20,7 @@ from ..io.writers import atomic_path, prepare_dir
 from . import kinds  # noqa: F401  (importing it registers the built-in kinds)
 from . import plots
 from .blocks import Html, esc, join, kv_table, table, tag, truncate
-from .registry import _KINDS, DEFAULT_TOP_K, Context, KindRenderer, register_kind  # noqa: F401  (the public names)
+from .registry import DEFAULT_TOP_K, Context, KindRenderer, register_kind, registered  # noqa: F401  (the public names)
 
 MATPLOTLIB_NOTE = 'Plots are shown as tables: pip install "dcb-fast[report]" adds the plots (matplotlib).'
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -28,7 +28,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'n
 
 def renderer_for(kind) -> KindRenderer:
     """The renderer registered for ``kind``, else the generic one."""
-    return _KINDS.get(kind) or _KINDS["*"]
+    return registered(kind)
 
 
 def render_report(summary: dict, tables: dict | None = None, top_k: int = DEFAULT_TOP_K) -> str:

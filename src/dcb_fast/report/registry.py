@@ -62,3 +62,8 @@ def register_kind(kind: str, title: str, tables: tuple = ()):
         return fn
 
     return deco
+
+
+def registered(kind: str) -> KindRenderer:
+    """The renderer registered for ``kind``, else the generic one (``"*"``)."""
+    return _KINDS.get(kind) or _KINDS["*"]
