@@ -236,3 +236,23 @@ def test_table_finds_every_key_and_nothing_else():
     slots = kl.build_table(words)
     assert all(kl.find(slots, words[f]) == f for f in range(len(words)))
     assert kl.find(slots, np.array([-5, 3], np.int64)) == -1
+
+
+def test_uncovered_table_keeps_the_production_column_types():
+    """An int8 production column against a certificate built on int64 values: the uncovered
+    table (ambiguous and thin certificate fibers included) is typed as the audit path types it."""
+    C = production
+    cal = pa.table({"e": ["a", "a", "b", "b", "c"] * 4, "f": [1, 1, 2, 2, 3] * 4, "d": ["x", "x", "y", "y", "x"] * 4,
+                    "w": [1., 0., 2., 1., 0.] * 4})
+    prod = pa.table({"e": ["a", "b", "c", "z", None, "a"] * 3, "f": pa.array([1, 2, 3, 4, 1, None] * 3, pa.int8()),
+                     "d": ["x", "y", "y", "x", "x", None] * 3, "w": [1., 0., 2., 1., 3., 0.] * 3})
+    cert = certify(cal, ["e", "f"], "d", weight="w", min_support=2)
+    got = coverage(cert, prod, weight="w", action="d")
+    saved = C.LOOKUP
+    C.LOOKUP = False
+    try:
+        want = coverage(cert, prod, weight="w", action="d")
+    finally:
+        C.LOOKUP = saved
+    assert got.uncovered.schema.field("f").type == pa.int8()
+    assert got.uncovered.equals(want.uncovered) and got.summary == want.summary

@@ -454,7 +454,14 @@ def figures(look: Lookup, weight, action):
         sel = np.flatnonzero(hit & (cls != 0))
         ckeys = np.empty((len(sel), len(keys.evidence)), np.int32)
         for j, c in enumerate(keys.evidence):
-            ckeys[:, j] = unseen.encoders[j].encode(A.as_array(cert.table[c]).take(pa.array(sel)))
+            col = A.as_array(cert.table[c]).take(pa.array(sel))
+            want = unseen.encoders[j].values().type  # the production column's type (primed)
+            if col.type != want and not pa.types.is_null(want):
+                try:  # these fibers had production traffic: their values fit the production type
+                    col = col.cast(want)
+                except pa.ArrowInvalid:
+                    pass
+            ckeys[:, j] = unseen.encoders[j].encode(col)
         all_keys = np.concatenate([ukeys, ckeys]) if len(sel) else ukeys
         crow = np.concatenate([np.full(nu, -1, np.int64), sel])
         all_cls = np.concatenate([np.full(nu, UNSEEN, np.int64), cls[sel]])
