@@ -81,7 +81,7 @@ def test_tree_reduction_over_row_group_parts(client, tmp_path):
     cols = EVIDENCE + [ACTION, WEIGHT]
     src = open_source(paths, cols)
     spec = PartialSpec.of(src, EVIDENCE, ACTION, WEIGHT, "drop", {})
-    state, stats = run_dask(src, spec, client.scheduler.address, split_every=2, part_rows=200)
+    state, stats = run_dask(src, spec, client.scheduler.address, partitions=3, part_rows=200)
     assert stats["parts"] == 15 == stats["computed"]  # 5 runs of row groups per file
     got = AuditResult.from_state(state, src)
     want = audit(paths, evidence=EVIDENCE, action=ACTION, weight=WEIGHT)
@@ -251,6 +251,7 @@ def test_merge_ipc_equals_merging_states(monkeypatch, tier_type):
 
     from dcb_fast import FiberState
     from dcb_fast.engines import dask as engine
+    from dcb_fast.fibers import split
 
     parts = [table(300, 1), table(300, 2).set_column(1, "tier", table(300, 2)["tier"].cast(tier_type)),
              table(0, 3), table(300, 4)]
@@ -259,13 +260,13 @@ def test_merge_ipc_equals_merging_states(monkeypatch, tier_type):
         st = FiberState(EVIDENCE, ACTION, WEIGHT)
         st.update(t)
         states.append(st)
-    real, slow = engine._merge_states, []
+    real, slow = split._merge_states, []
 
-    def counted(datas, shards):
-        slow.append(len(datas))
-        return real(datas, shards)
+    def counted(tables, shards):
+        slow.append(len(tables))
+        return real(tables, shards)
 
-    monkeypatch.setattr(engine, "_merge_states", counted)
+    monkeypatch.setattr(split, "_merge_states", counted)
     got = engine.merge_ipc([s.to_ipc() for s in states], shards=2)
     want = FiberState(EVIDENCE, ACTION, WEIGHT)
     for st in states:

@@ -1,11 +1,20 @@
-"""Run an audit on a Dask cluster (``pip install 'dcb-fast[dask]'``).
+"""Run an audit on a Dask cluster (``pip install 'dcb-fast[dask]'``): a partition-wise plan.
 
-Each task reads its own part of the input (a file, or a run of row groups of a big Parquet file)
-with pyarrow, counts it into a :class:`~dcb_fast.fibers.state.FiberState` and returns the state as
-Arrow IPC bytes; a tree of merge tasks (``split_every`` partials per merge) combines IPC bytes
-into IPC bytes on the workers. Only partial states move between processes, never rows. The
-client turns the last state into the result exactly as the local engine does, and since merging
-is exact and order-free, the outputs are identical to a local run.
+1. One **map** task per part of the input (a file, or a run of row groups of a big Parquet file;
+   by default the input shared evenly among the workers) reads it with pyarrow, counts it into a
+   :class:`~dcb_fast.fibers.state.FiberState` (stored in the checkpoint when there is one) and
+   splits the state into P hash partitions of the fiber's values (``fibers.split``), P pieces of
+   Arrow IPC bytes: a fiber lands in the same partition whatever task counted it.
+2. One **reduce** task per partition merges that partition's pieces of every part (each cell
+   inserted once) and returns the partition's state.
+3. The **client** joins the P reduced partitions (disjoint fibers: nothing to merge twice) and
+   turns the state into the result exactly as the local engine does.
+
+No task ever merges whole states: each worker holds its parts' states and 1/P of the result at a
+time. Only Dask's own scheduling moves data (futures; small ``pick`` tasks run where a map's
+output is and hand one piece to its reduce). Merging is exact and order-free, so the outputs are
+identical to a local run; ``run_info`` reports the time split, the bytes shipped and the peak
+memory of the busiest worker next to the final state's size.
 
 Dask is imported only when this engine runs, so the core install never needs it.
 """
@@ -13,13 +22,15 @@ Dask is imported only when this engine runs, so the core install never needs it.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
+import time
 import uuid
 
 from .._threads import usable_cpus
 from ..errors import DcbError
+from ..fibers.serialize import read_ipc, to_ipc
+from ..fibers.split import merge_tables, split_state
 from ..fibers.state import FiberState
 from ..io.sources import Source
 from .checkpoint import (
@@ -38,7 +49,6 @@ from .checkpoint import (
 )
 from .._jit import default_threads
 
-DEFAULT_SPLIT_EVERY = 8
 PLUGIN_NAME = "dcb-fast"
 
 
@@ -180,72 +190,115 @@ def host_threads(client) -> dict:
 
 
 # -- tasks (run on the workers) -----------------------------------------------------------------
-def part_task(src: Source, part, spec: PartialSpec, checkpoint: str | None, threads=None):
-    """One part to (IPC bytes of its partial state, counters): reused from the checkpoint when it
-    holds this part for unchanged input, else read, counted and stored."""
+class _PeakMemory:
+    """The largest resident set size of this process while the block runs (sampled every few
+    milliseconds on a thread: ``ru_maxrss`` would be the peak of the worker's whole life)."""
+
+    def __init__(self, every: float = 0.005):
+        self.every, self.peak, self.start = every, 0, 0
+
+    def __enter__(self):
+        import threading
+
+        import psutil  # a dependency of distributed
+
+        proc = psutil.Process()
+        self.start = self.peak = proc.memory_info().rss
+        self._stop = threading.Event()
+
+        def sample():
+            while not self._stop.wait(self.every):
+                self.peak = max(self.peak, proc.memory_info().rss)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        import psutil
+
+        self.peak = max(self.peak, psutil.Process().memory_info().rss)
+
+
+def _where() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "client"
+
+
+def part_state(src: Source, part, spec: PartialSpec, checkpoint: str | None, threads=None):
+    """One part's partial state and counters: read back from the checkpoint when it holds this
+    part for unchanged input, else read, counted and stored (as IPC bytes, as the local
+    checkpoint engine stores it)."""
     stats = new_stats(1)
     store = fp = None
     if checkpoint is not None:
         store = Checkpoint(checkpoint, spec, create=False)
         fp = fingerprint(src, part, spec)
+    shards = task_threads(threads)
     data = stored_or_none(store, fp, part.label, stats)
     if data is not None:
-        stats["reused"] = 1
-        return data, stats
-    data = compute_part(src, part, spec, task_threads(threads)).to_ipc()
-    save_part(store, fp, data, part.label, stats)
+        try:
+            state = FiberState.from_ipc(data, shards=shards)
+        except DcbError as exc:
+            stats["warnings"].append(f"checkpoint part {store.path(fp)} for '{part.label}' cannot be read "
+                                     f"({exc}); recomputed it")
+        else:
+            stats["reused"] = 1
+            return state, stats
+    state = compute_part(src, part, spec, shards)
+    if store is not None:
+        save_part(store, fp, state.to_ipc(), part.label, stats)
     stats["computed"] = 1
     stats["computed_parts"] = [part.label]
-    return data, stats
+    return state, stats
 
 
-def merge_task(*partials, threads=None):
-    """Merge (IPC bytes, counters) pairs into one."""
-    stats = partials[0][1]
-    for _, st in partials[1:]:
-        stats = add_stats(stats, st)
-    return merge_ipc([p[0] for p in partials], task_threads(threads)).to_ipc(), stats
+def map_task(src: Source, part, spec: PartialSpec, checkpoint: str | None, threads, partitions: int):
+    """One part counted and split by fiber hash: ``(counters, piece_0, ..., piece_{P-1})``, piece
+    ``p`` the IPC bytes of the part's fibers in partition ``p`` (``fibers.split``)."""
+    t0 = time.perf_counter()
+    with _PeakMemory() as mem:
+        state, stats = part_state(src, part, spec, checkpoint, threads)
+        state.flush()
+        t1 = time.perf_counter()
+        pieces = [to_ipc(t) for t in split_state(state, partitions)]
+        fibers = state.n_fibers
+        del state
+    t2 = time.perf_counter()
+    stats["seconds"] = {"count": t1 - t0, "split": t2 - t1}
+    stats["map_bytes"] = sum(len(p) for p in pieces)
+    stats["part_fibers"] = [fibers]
+    stats["memory"] = {_where(): mem.peak}
+    return (stats, *pieces)
 
 
-_COUNTS = ("rows_read", "dropped_rows")
+def pick(result: tuple, i: int):
+    """Item ``i`` of a task's tuple (runs where the tuple is, so only the item moves)."""
+    return result[i]
+
+
+def reduce_task(*pieces: bytes, threads=None):
+    """Partition ``p`` of every part merged into one state: ``(IPC bytes, counters)``."""
+    t0 = time.perf_counter()
+    with _PeakMemory() as mem:
+        state = merge_tables([read_ipc(d) for d in pieces], task_threads(threads))
+        out = state.to_ipc()
+        del state
+    stats = {"seconds": {"reduce": time.perf_counter() - t0}, "memory": {_where(): mem.peak},
+             "reduce_in_bytes": sum(len(d) for d in pieces), "reduce_out_bytes": len(out)}
+    return out, stats
 
 
 def merge_ipc(datas: list[bytes], shards: int | None = None) -> FiberState:
-    """One state from several serialized partial states of the same audit.
-
-    The partials' cell tables are concatenated (dictionaries unified by pyarrow) and counted into
-    one new state in a single pass: each cell is inserted once. Building a state per partial and
-    merging those inserts every cell twice: it took twice the CPU time on 40 partials of 50k
-    fibers each. Partials whose tables do not concatenate (other column types) take that path.
-    """
-    import pyarrow as pa
-
-    tables, metas = [], []
-    for data in datas:
-        try:
-            t = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-            metas.append(json.loads((t.schema.metadata or {})[b"dcb_fast"]))
-        except (pa.ArrowInvalid, KeyError, ValueError):
-            return _merge_states(datas, shards)  # from_ipc names the problem
-        tables.append(t.replace_schema_metadata(None))
-    base = {k: v for k, v in metas[0].items() if k not in _COUNTS}
-    if any({k: v for k, v in m.items() if k not in _COUNTS} != base for m in metas):
-        return _merge_states(datas, shards)  # merge() explains the incompatibility
-    meta = dict(base, **{k: sum(int(m[k]) for m in metas) for k in _COUNTS})
-    filled = [t for t in tables if t.num_rows] or tables[:1]
-    try:
-        cells = pa.concat_tables(filled).unify_dictionaries()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return _merge_states(datas, shards)
-    return FiberState.from_arrow(cells.replace_schema_metadata({"dcb_fast": json.dumps(meta)}), shards=shards)
-
-
-def _merge_states(datas: list[bytes], shards: int | None) -> FiberState:
-    datas = sorted(datas, key=len, reverse=True)
-    state = FiberState.from_ipc(datas[0], shards=shards)
-    for data in datas[1:]:
-        state.merge(FiberState.from_ipc(data, shards=shards))
-    return state
+    """One state from several serialized partial states of the same audit
+    (:func:`~dcb_fast.fibers.split.merge_tables` on their tables)."""
+    return merge_tables([read_ipc(d) for d in datas], shards)
 
 
 # -- the client side -----------------------------------------------------------------------------
@@ -258,62 +311,114 @@ def register_plugin(client, threads: int | None = None) -> None:
     client.register_plugin(WarmupPlugin(threads=threads), name=f"{PLUGIN_NAME}-warmup-{threads or 'auto'}")
 
 
+def balanced_part_rows(total_rows: int | None, workers: int) -> int:
+    """Rows per part when none is given: the input shared evenly among the workers (each counts
+    one part, so as few partial states as workers exist), at most ``DEFAULT_PART_ROWS``.
+
+    >>> balanced_part_rows(10_000_000, 2), balanced_part_rows(None, 2) == DEFAULT_PART_ROWS
+    (5000000, True)
+    """
+    if not total_rows:
+        return DEFAULT_PART_ROWS
+    return max(1, min(DEFAULT_PART_ROWS, -(-int(total_rows) // max(1, workers))))
+
+
 def run_dask(src: Source, spec: PartialSpec, scheduler, checkpoint: str | None = None, threads: int | None = None,
-             progress=None, split_every: int = DEFAULT_SPLIT_EVERY,
-             part_rows: int = DEFAULT_PART_ROWS) -> tuple[FiberState, dict]:
+             progress=None, partitions: int | None = None,
+             part_rows: int | None = None) -> tuple[FiberState, dict]:
     """Audit ``src`` on a Dask cluster; returns the merged state and the run's counters.
 
     ``scheduler`` is a ``distributed.Client``, a scheduler address or ``local:N``;
-    ``checkpoint`` a directory that the client and every worker can read and write."""
-    if split_every < 2:
-        raise DcbError(f"split_every must be at least 2, got {split_every}")
+    ``checkpoint`` a directory that the client and every worker can read and write;
+    ``partitions`` the hash partitions the partial states are split into (default: 2 per
+    worker); ``part_rows`` the rows per part (default: ``DEFAULT_PART_ROWS`` with a checkpoint,
+    so parts are the local checkpoint engine's and survive a change of workers; else the input
+    shared evenly among the workers, :func:`balanced_part_rows`)."""
+    if partitions is not None and partitions < 1:
+        raise DcbError(f"partitions must be at least 1, got {partitions}")
     distributed = _distributed()
-    parts = plan_parts(src, part_rows)
     store = None
     if checkpoint is not None:
-        for p in parts[:1]:
+        for p in plan_parts(src, part_rows or DEFAULT_PART_ROWS)[:1]:
             fingerprint(src, p, spec)  # in-memory tables cannot be checkpointed: fail before the cluster starts
         store = Checkpoint(checkpoint, spec)
+    t_start = time.perf_counter()
     with connect(scheduler, threads=threads) as client:
         register_plugin(client, threads)
         if store is not None:
             _check_shared(client, store)
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        if part_rows is None:
+            part_rows = DEFAULT_PART_ROWS if store is not None else balanced_part_rows(src.total_rows, n_workers)
+        parts = plan_parts(src, part_rows)
+        n_part = partitions or 2 * max(1, n_workers)
         run = uuid.uuid4().hex[:8]
         plan = threads or host_threads(client)  # what task_threads divides the cores by
-        futures = []
+        maps = []
         for i, p in enumerate(parts):
             one, local = part_source(src, p)
-            futures.append(client.submit(part_task, one, local, spec, checkpoint and os.path.abspath(checkpoint),
-                                         plan, key=f"dcb-part-{run}-{i}", pure=False))
-        rows = {f.key: p.rows or 0 for f, p in zip(futures, parts)}
-        level, depth = futures, 0
-        while len(level) > 1:
-            level = [client.submit(merge_task, *level[j:j + split_every], threads=plan,
-                                   key=f"dcb-merge-{run}-{depth}-{j // split_every}", pure=False)
-                     for j in range(0, len(level), split_every)]
-            depth += 1
-        final = level[0]
-        del level
+            maps.append(client.submit(map_task, one, local, spec, checkpoint and os.path.abspath(checkpoint),
+                                      plan, n_part, key=f"dcb-map-{run}-{i}", pure=False))
+        rows = {f.key: p.rows or 0 for f, p in zip(maps, parts)}
+        reduces = []
+        for q in range(n_part):
+            pieces = [client.submit(pick, m, 1 + q, key=f"dcb-pick-{run}-{i}-{q}", pure=False)
+                      for i, m in enumerate(maps)]
+            reduces.append(client.submit(reduce_task, *pieces, threads=plan, key=f"dcb-reduce-{run}-{q}",
+                                         pure=False))
+        stats_futs = [client.submit(pick, m, 0, key=f"dcb-stats-{run}-{i}", pure=False) for i, m in enumerate(maps)]
         try:
-            done = distributed.as_completed(futures)
-            futures = None  # held only by as_completed now: a partial is released once merged
+            done = distributed.as_completed(maps)
+            maps = None  # held by as_completed and the picks: a part's pieces are released once reduced
             for fut in done:
                 if fut.status == "error":
                     fut.result()  # raises the task's error here, without waiting for the rest
                 if progress is not None:
                     progress.add(rows[fut.key])
             fut = done = None
-            data, stats = final.result()
+            t_mapped = time.perf_counter()
+            map_stats = client.gather(stats_futs)
+            reduced = client.gather(reduces)
         except distributed.KilledWorker as exc:
             raise DcbError(f"Dask workers died repeatedly while running a task ({exc}); give the workers more "
                            "memory or use smaller --batch-rows; with --checkpoint a re-run keeps finished parts") from None
         finally:
-            client.cancel([final])
+            client.cancel(reduces + stats_futs)
+        t_reduced = time.perf_counter()
         n_workers = len(client.scheduler_info().get("workers", {}))
-    state = spec.restore_rules(FiberState.from_ipc(data, shards=threads))
-    stats = dict(stats, workers=n_workers, split_every=split_every, computed_parts=sorted(stats["computed_parts"]))
+    state = spec.restore_rules(merge_tables([read_ipc(d) for d, _ in reduced], threads))
+    state.flush()
+    t_end = time.perf_counter()
+    return state, _run_info(map_stats, [s for _, s in reduced], state, n_workers, n_part,
+                            {"maps": t_mapped - t_start, "reduces": t_reduced - t_mapped, "assemble": t_end - t_reduced})
+
+
+def _run_info(map_stats: list, red_stats: list, state: FiberState, workers: int, partitions: int, wall: dict) -> dict:
+    """The run's counters: parts computed and reused, and where the time, bytes and memory went
+    (``shipped_bytes``: map pieces plus reduced partitions, everything that moved between tasks
+    and to the client; ``peak_worker_rss``: the busiest worker's largest resident set while its
+    tasks ran; ``state_bytes``: the final state's serialized size)."""
+    stats = new_stats(0)
+    for st in map_stats:
+        stats = add_stats(stats, st)
+    secs: dict = {}
+    memory: dict = {}
+    for st in map_stats + red_stats:
+        for k, v in st["seconds"].items():
+            secs[k] = secs.get(k, 0.0) + v
+        for w, m in st["memory"].items():
+            memory[w] = max(memory.get(w, 0), m)
+    map_bytes = sum(st["map_bytes"] for st in map_stats)
+    out_bytes = sum(st["reduce_out_bytes"] for st in red_stats)
+    stats.update(
+        workers=workers, partitions=partitions, computed_parts=sorted(stats["computed_parts"]),
+        part_fibers=sorted(f for st in map_stats for f in st["part_fibers"]), fibers=state.n_fibers,
+        shipped_bytes=map_bytes + out_bytes, map_bytes=map_bytes, reduced_bytes=out_bytes,
+        state_bytes=out_bytes, peak_worker_rss=max(memory.values(), default=0),
+        task_seconds={k: round(v, 3) for k, v in secs.items()}, wall_seconds={k: round(v, 3) for k, v in wall.items()},
+    )
     emit(stats)
-    return state, stats
+    return stats
 
 
 def _check_shared(client, store: Checkpoint) -> None:
@@ -331,11 +436,11 @@ class DaskEngine:
 
     name = "dask"
 
-    def __init__(self, scheduler, checkpoint: str | None = None, split_every: int = DEFAULT_SPLIT_EVERY,
-                 part_rows: int = DEFAULT_PART_ROWS):
+    def __init__(self, scheduler, checkpoint: str | None = None, partitions: int | None = None,
+                 part_rows: int | None = None):
         self.scheduler, self.checkpoint = scheduler, checkpoint
-        self.split_every, self.part_rows = split_every, part_rows
+        self.partitions, self.part_rows = partitions, part_rows
 
     def run(self, source: Source, spec: PartialSpec, *, threads: int | None = None, progress=None):
         return run_dask(source, spec, self.scheduler, checkpoint=self.checkpoint, threads=threads, progress=progress,
-                        split_every=self.split_every, part_rows=self.part_rows)
+                        partitions=self.partitions, part_rows=self.part_rows)
