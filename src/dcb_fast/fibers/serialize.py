@@ -70,7 +70,9 @@ def from_arrow(cls, table: pa.Table, shards: int | None = None):
     """A state of class ``cls`` (a FiberState) rebuilt from :func:`to_arrow`'s table."""
     meta = state_meta(table)
     rules = {c: parse_rule(s) for c, s in meta["rules"].items()}
-    st = cls(meta["evidence"], meta["action"], meta["weight"], meta["nulls"], rules=rules, shards=shards)
+    # room reserved for every cell's fiber at once: a state grown table by table copies its records
+    st = cls(meta["evidence"], meta["action"], meta["weight"], meta["nulls"], rules=rules, shards=shards,
+             expected_rows=table.num_rows)
     st.restore_totals(meta["rows_read"], meta["dropped_rows"])
     if table.num_rows:
         table = table.combine_chunks()
