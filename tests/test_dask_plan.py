@@ -170,7 +170,6 @@ class SlowReads(WorkerPlugin):
         sources._read_file = sources._unpatched_read_file
 
 
-@pytest.mark.slow
 def test_worker_restarted_mid_run_changes_nothing(cluster, big, tmp_path):
     """``client.restart_workers`` (the nanny kills the worker process and starts a new one) while
     map tasks run: Dask recomputes the lost tasks, the result is the local one, and the cluster

@@ -274,7 +274,7 @@ def map_task(src: Source, part, spec: PartialSpec, checkpoint: str | None, threa
     stats["seconds"] = {"count": t1 - t0, "split": t2 - t1}
     stats["map_bytes"] = sum(len(p) for p in pieces)
     stats["part_fibers"] = [fibers]
-    stats["memory"] = {_where(): mem.peak}
+    stats["memory"] = {_where(): (mem.start, mem.peak)}
     return (stats, *pieces)
 
 
@@ -290,7 +290,7 @@ def reduce_task(*pieces: bytes, threads=None):
         state = merge_tables([read_ipc(d) for d in pieces], task_threads(threads))
         out = state.to_ipc()
         del state
-    stats = {"seconds": {"reduce": time.perf_counter() - t0}, "memory": {_where(): mem.peak},
+    stats = {"seconds": {"reduce": time.perf_counter() - t0}, "memory": {_where(): (mem.start, mem.peak)},
              "reduce_in_bytes": sum(len(d) for d in pieces), "reduce_out_bytes": len(out)}
     return out, stats
 
@@ -397,7 +397,9 @@ def _run_info(map_stats: list, red_stats: list, state: FiberState, workers: int,
     """The run's counters: parts computed and reused, and where the time, bytes and memory went
     (``shipped_bytes``: map pieces plus reduced partitions, everything that moved between tasks
     and to the client; ``peak_worker_rss``: the busiest worker's largest resident set while its
-    tasks ran; ``state_bytes``: the final state's serialized size)."""
+    tasks ran, and ``worker_rss_at_start`` that worker's resident set when its first task of the
+    run started (a long-lived worker keeps memory from earlier runs); ``state_bytes``: the final
+    state's serialized size)."""
     stats = new_stats(0)
     for st in map_stats:
         stats = add_stats(stats, st)
@@ -406,15 +408,17 @@ def _run_info(map_stats: list, red_stats: list, state: FiberState, workers: int,
     for st in map_stats + red_stats:
         for k, v in st["seconds"].items():
             secs[k] = secs.get(k, 0.0) + v
-        for w, m in st["memory"].items():
-            memory[w] = max(memory.get(w, 0), m)
+        for w, (start, peak) in st["memory"].items():
+            was = memory.get(w, (start, 0))
+            memory[w] = (min(was[0], start), max(was[1], peak))
+    busiest = max(memory.values(), key=lambda m: m[1], default=(0, 0))
     map_bytes = sum(st["map_bytes"] for st in map_stats)
     out_bytes = sum(st["reduce_out_bytes"] for st in red_stats)
     stats.update(
         workers=workers, partitions=partitions, computed_parts=sorted(stats["computed_parts"]),
         part_fibers=sorted(f for st in map_stats for f in st["part_fibers"]), fibers=state.n_fibers,
         shipped_bytes=map_bytes + out_bytes, map_bytes=map_bytes, reduced_bytes=out_bytes,
-        state_bytes=out_bytes, peak_worker_rss=max(memory.values(), default=0),
+        state_bytes=out_bytes, peak_worker_rss=busiest[1], worker_rss_at_start=busiest[0],
         task_seconds={k: round(v, 3) for k, v in secs.items()}, wall_seconds={k: round(v, 3) for k, v in wall.items()},
     )
     emit(stats)
