@@ -36,12 +36,14 @@ write_dataset(d)
 out = {{"worker": warmup(parts_only=True)}}
 before = signatures()
 from dcb_fast.engines.checkpoint import PartialSpec, plan_parts, part_source
-from dcb_fast.engines.dask import part_task, merge_task
+from dcb_fast.engines.dask import map_task, reduce_task
 from dcb_fast.io.sources import open_source
 for ev, w in ((["lang", "tier"], "requests"), (["lang"], None)):
     src = open_source(d, ev + ["route"] + ([w] if w else []))
     spec = PartialSpec.of(src, ev, "route", w, "drop", {{}})
-    merge_task(*[part_task(*part_source(src, p), spec, None, 1) for p in plan_parts(src)])
+    maps = [map_task(*part_source(src, p), spec, None, 1, 2) for p in plan_parts(src)]
+    for q in (1, 2):
+        reduce_task(*[m[q] for m in maps], threads=1)
 out["new_after_worker_warmup"] = new_since(before)
 out["full"] = warmup()
 before = signatures()
