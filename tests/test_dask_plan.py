@@ -117,10 +117,11 @@ def same_as_local(paths, client, **kw):
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
-@given(part_rows=st.sampled_from([50, 120, 300, 10_000]), partitions=st.integers(1, 9))
-def test_identical_to_local_whatever_the_tasks_and_partitions(cluster, big, part_rows, partitions):
-    info = same_as_local(big, cluster[1], part_rows=part_rows, partitions=partitions)
+@given(part_rows=st.sampled_from([50, 120, 300, 10_000]), partitions=st.integers(1, 9), tasks=st.integers(1, 5))
+def test_identical_to_local_whatever_the_tasks_and_partitions(cluster, big, part_rows, partitions, tasks):
+    info = same_as_local(big, cluster[1], part_rows=part_rows, partitions=partitions, tasks=tasks)
     assert info["partitions"] == partitions and info["parts"] == info["computed"]
+    assert info["tasks"] == min(tasks, info["parts"]) == len(info["part_fibers"])
     assert info["parts"] == {50: 24, 120: 8, 300: 4, 10_000: 2}[part_rows]  # 12 row groups of 50 per file
     assert info["state_bytes"] > 0 and info["shipped_bytes"] == info["map_bytes"] + info["reduced_bytes"]
 
@@ -130,7 +131,7 @@ def test_identical_to_local_on_one_worker_and_on_two(cluster, big):
     and on 1 (the other retired)."""
     c, client = cluster
     info = same_as_local(big, client)
-    assert (info["workers"], info["partitions"], info["parts"]) == (2, 4, 2)
+    assert (info["workers"], info["tasks"], info["partitions"], info["parts"]) == (2, 2, 4, 2)
     c.scale(1)  # the cluster retires one worker (its spec shrinks, so scale(2) starts a new one)
     try:
         for _ in range(600):
@@ -138,7 +139,7 @@ def test_identical_to_local_on_one_worker_and_on_two(cluster, big):
                 break
             time.sleep(0.1)
         info = same_as_local(big, client)
-        assert (info["workers"], info["partitions"], info["parts"]) == (1, 2, 2)  # one part per file
+        assert (info["workers"], info["tasks"], info["partitions"], info["parts"]) == (1, 1, 2, 2)  # a part a file
     finally:
         c.scale(2)
         client.wait_for_workers(2, timeout=120)
@@ -202,7 +203,7 @@ def test_worker_restarted_mid_run_changes_nothing(cluster, big, tmp_path):
         after = set(client.scheduler_info()["workers"])
         assert len(after) == 2 and victim not in after and before - after == {victim}
         info = out["info"]
-        assert info["parts"] == 12 == info["computed"] + info["reused"]
+        assert info["parts"] == 12 == info["computed"] + info["reused"] and info["tasks"] == 2
     finally:
         client.unregister_worker_plugin("slow-reads")
         client.wait_for_workers(2, timeout=120)

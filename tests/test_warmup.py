@@ -41,7 +41,7 @@ from dcb_fast.io.sources import open_source
 for ev, w in ((["lang", "tier"], "requests"), (["lang"], None)):
     src = open_source(d, ev + ["route"] + ([w] if w else []))
     spec = PartialSpec.of(src, ev, "route", w, "drop", {{}})
-    maps = [map_task(*part_source(src, p), spec, None, 1, 2) for p in plan_parts(src)]
+    maps = [map_task([part_source(src, p)], spec, None, 1, 2) for p in plan_parts(src)]
     for q in (1, 2):
         reduce_task(*[m[q] for m in maps], threads=1)
 out["new_after_worker_warmup"] = new_since(before)

@@ -42,12 +42,14 @@ from .checkpoint import (
     emit,
     fingerprint,
     new_stats,
+    part_batches,
     part_source,
     plan_parts,
     save_part,
     stored_or_none,
 )
 from .._jit import default_threads
+from .local import run_partials
 
 PLUGIN_NAME = "dcb-fast"
 
@@ -259,12 +261,40 @@ def part_state(src: Source, part, spec: PartialSpec, checkpoint: str | None, thr
     return state, stats
 
 
-def map_task(src: Source, part, spec: PartialSpec, checkpoint: str | None, threads, partitions: int):
-    """One part counted and split by fiber hash: ``(counters, piece_0, ..., piece_{P-1})``, piece
-    ``p`` the IPC bytes of the part's fibers in partition ``p`` (``fibers.split``)."""
+def group_state(items: list, spec: PartialSpec, checkpoint: str | None, threads=None):
+    """The partial state of a group of parts (``(source, part)`` pairs) and its counters. Without
+    a checkpoint every batch of every part goes into one state, as the local engine counts; with
+    one, each part is kept (or reused) on its own and the parts' states merge."""
+    if checkpoint is not None or len(items) == 1:
+        state, stats = None, new_stats(0)
+        for one, part in items:
+            st, s1 = part_state(one, part, spec, checkpoint, threads)
+            state = st if state is None else state.merge(st)
+            stats = add_stats(stats, s1)
+        return state, stats
+    labels = {j: part.label for j, (_, part) in enumerate(items)}
+
+    def batches():
+        for j, (one, part) in enumerate(items):
+            for _, b in part_batches(one, part, spec.columns):
+                yield j, b
+
+    rows = sum(part.rows or 0 for _, part in items)
+    state = run_partials(batches(), lambda: spec.new_state(task_threads(threads), rows or None), labels=labels,
+                         prepare=spec.prepares and (lambda j, b: spec.batch(b, labels[j])))
+    stats = new_stats(len(items))
+    stats["computed"] = len(items)
+    stats["computed_parts"] = list(labels.values())
+    return state, stats
+
+
+def map_task(items: list, spec: PartialSpec, checkpoint: str | None, threads, partitions: int):
+    """A group of parts counted and split by fiber hash: ``(counters, piece_0, ...,
+    piece_{P-1})``, piece ``p`` the IPC bytes of the group's fibers in partition ``p``
+    (``fibers.split``)."""
     t0 = time.perf_counter()
     with _PeakMemory() as mem:
-        state, stats = part_state(src, part, spec, checkpoint, threads)
+        state, stats = group_state(items, spec, checkpoint, threads)
         state.flush()
         t1 = time.perf_counter()
         pieces = [to_ipc(t) for t in split_state(state, partitions)]
@@ -276,6 +306,26 @@ def map_task(src: Source, part, spec: PartialSpec, checkpoint: str | None, threa
     stats["part_fibers"] = [fibers]
     stats["memory"] = {_where(): (mem.start, mem.peak)}
     return (stats, *pieces)
+
+
+def groups_of(parts: list, tasks: int) -> list[list[int]]:
+    """Parts (their indices) in ``tasks`` contiguous groups of about equal rows (fewer when
+    there are fewer parts); a part of unknown size counts as one row.
+
+    >>> from dcb_fast.engines.checkpoint import Part
+    >>> groups_of([Part(i, str(i), r) for i, r in enumerate([5, 5, 5, 5, 10])], 2)
+    [[0, 1, 2], [3, 4]]
+    """
+    rows = [max(1, p.rows or 1) for p in parts]
+    tasks = max(1, min(tasks, len(parts)))
+    total, out, acc = sum(rows), [[]], 0
+    for i, r in enumerate(rows):
+        left = len(parts) - i  # never leave a later group empty
+        if out[-1] and len(out) < tasks and (acc + r / 2 > total * len(out) / tasks or left <= tasks - len(out)):
+            out.append([])
+        out[-1].append(i)
+        acc += r
+    return out
 
 
 def pick(result: tuple, i: int):
@@ -324,8 +374,8 @@ def balanced_part_rows(total_rows: int | None, workers: int) -> int:
 
 
 def run_dask(src: Source, spec: PartialSpec, scheduler, checkpoint: str | None = None, threads: int | None = None,
-             progress=None, partitions: int | None = None,
-             part_rows: int | None = None) -> tuple[FiberState, dict]:
+             progress=None, partitions: int | None = None, part_rows: int | None = None,
+             tasks: int | None = None) -> tuple[FiberState, dict]:
     """Audit ``src`` on a Dask cluster; returns the merged state and the run's counters.
 
     ``scheduler`` is a ``distributed.Client``, a scheduler address or ``local:N``;
@@ -333,9 +383,13 @@ def run_dask(src: Source, spec: PartialSpec, scheduler, checkpoint: str | None =
     ``partitions`` the hash partitions the partial states are split into (default: 2 per
     worker); ``part_rows`` the rows per part (default: ``DEFAULT_PART_ROWS`` with a checkpoint,
     so parts are the local checkpoint engine's and survive a change of workers; else the input
-    shared evenly among the workers, :func:`balanced_part_rows`)."""
+    shared evenly among the workers, :func:`balanced_part_rows`); ``tasks`` the map tasks, each
+    counting a group of parts into one state (default: one per worker, :func:`groups_of`), so the
+    states shipped are as many as the workers, not the files."""
     if partitions is not None and partitions < 1:
         raise DcbError(f"partitions must be at least 1, got {partitions}")
+    if tasks is not None and tasks < 1:
+        raise DcbError(f"tasks must be at least 1, got {tasks}")
     distributed = _distributed()
     store = None
     if checkpoint is not None:
@@ -354,12 +408,12 @@ def run_dask(src: Source, spec: PartialSpec, scheduler, checkpoint: str | None =
         n_part = partitions or 2 * max(1, n_workers)
         run = uuid.uuid4().hex[:8]
         plan = threads or host_threads(client)  # what task_threads divides the cores by
-        maps = []
-        for i, p in enumerate(parts):
-            one, local = part_source(src, p)
-            maps.append(client.submit(map_task, one, local, spec, checkpoint and os.path.abspath(checkpoint),
+        maps, rows = [], {}
+        for i, group in enumerate(groups_of(parts, tasks or max(1, n_workers))):
+            items = [part_source(src, parts[j]) for j in group]
+            maps.append(client.submit(map_task, items, spec, checkpoint and os.path.abspath(checkpoint),
                                       plan, n_part, key=f"dcb-map-{run}-{i}", pure=False))
-        rows = {f.key: p.rows or 0 for f, p in zip(maps, parts)}
+            rows[maps[-1].key] = sum(parts[j].rows or 0 for j in group)
         reduces = []
         for q in range(n_part):
             pieces = [client.submit(pick, m, 1 + q, key=f"dcb-pick-{run}-{i}-{q}", pure=False)
@@ -415,7 +469,7 @@ def _run_info(map_stats: list, red_stats: list, state: FiberState, workers: int,
     map_bytes = sum(st["map_bytes"] for st in map_stats)
     out_bytes = sum(st["reduce_out_bytes"] for st in red_stats)
     stats.update(
-        workers=workers, partitions=partitions, computed_parts=sorted(stats["computed_parts"]),
+        workers=workers, tasks=len(map_stats), partitions=partitions, computed_parts=sorted(stats["computed_parts"]),
         part_fibers=sorted(f for st in map_stats for f in st["part_fibers"]), fibers=state.n_fibers,
         shipped_bytes=map_bytes + out_bytes, map_bytes=map_bytes, reduced_bytes=out_bytes,
         state_bytes=out_bytes, peak_worker_rss=busiest[1], worker_rss_at_start=busiest[0],
@@ -441,10 +495,10 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, scheduler, checkpoint: str | None = None, partitions: int | None = None,
-                 part_rows: int | None = None):
+                 part_rows: int | None = None, tasks: int | None = None):
         self.scheduler, self.checkpoint = scheduler, checkpoint
-        self.partitions, self.part_rows = partitions, part_rows
+        self.partitions, self.part_rows, self.tasks = partitions, part_rows, tasks
 
     def run(self, source: Source, spec: PartialSpec, *, threads: int | None = None, progress=None):
         return run_dask(source, spec, self.scheduler, checkpoint=self.checkpoint, threads=threads, progress=progress,
-                        partitions=self.partitions, part_rows=self.part_rows)
+                        partitions=self.partitions, part_rows=self.part_rows, tasks=self.tasks)
