@@ -96,20 +96,20 @@ def test_local_vs_dask(benchmark, engine, evidence, dataset, reference, request)
 
 # -- issue 20: one big file, the partition-wise plan --------------------------------------------------
 LOG_ROWS = 10_000_000
-# the Dask plans compared: the default (the input shared evenly among the workers: one part
-# each) and parts of one 1M-row row group (10 tasks), to show what more tasks cost in bytes
-PLANS = {"dask, 1 part per worker": None, "dask, 1M-row parts": 1 << 20}
+# the Dask plans compared: the default (the input shared evenly among the workers: one map task
+# each) and 10 map tasks of one 1M-row row group each, to show what more tasks cost in bytes
+PLANS = {"dask, 1 task per worker": {}, "dask, 10 tasks": {"part_rows": 1 << 20, "tasks": 10}}
 
 
-def log_audit(path: str, scheduler=None, part_rows=None):
-    """One audit of the log (the benchmark body); on Dask with ``part_rows`` rows per part."""
+def log_audit(path: str, scheduler=None, plan=None):
+    """One audit of the log (the benchmark body); on Dask with the ``plan``'s engine options."""
     import dcb_fast
     from dcb_fast.engines import base
     from dcb_fast.engines.dask import DaskEngine
 
     if scheduler is None:
         return dcb_fast.audit(path, evidence=EVIDENCE, action=ACTION, weight=WEIGHT, threads=2)
-    base.register_engine("dask", lambda scheduler, checkpoint: DaskEngine(scheduler, checkpoint, part_rows=part_rows))
+    base.register_engine("dask", lambda scheduler, checkpoint: DaskEngine(scheduler, checkpoint, **(plan or {})))
     try:
         return dcb_fast.audit(path, evidence=EVIDENCE, action=ACTION, weight=WEIGHT, scheduler=scheduler)
     finally:
@@ -123,8 +123,8 @@ def test_log_audit_local_vs_cluster(benchmark, client):
 
     path = log_file(LOG_ROWS)
     want = log_audit(path).metrics  # also warms this process
-    for part_rows in PLANS.values():
-        assert log_audit(path, client, part_rows).metrics == want  # warms the workers
+    for plan in PLANS.values():
+        assert log_audit(path, client, plan).metrics == want  # warms the workers
     times: dict = {name: [] for name in ["local", *PLANS]}
     loads: dict = {name: [] for name in times}
     infos: dict = {}
@@ -152,10 +152,10 @@ def test_log_audit_local_vs_cluster(benchmark, client):
             ri = infos[name]
             ratio = med[name] / med["local"]
             info[f"ratio {name}"] = ratio
-            info[f"run_info {name}"] = {k: ri[k] for k in ("parts", "partitions", "workers", "shipped_bytes", "map_bytes",
+            info[f"run_info {name}"] = {k: ri[k] for k in ("parts", "tasks", "partitions", "workers", "shipped_bytes", "map_bytes",
                                                           "reduced_bytes", "state_bytes", "peak_worker_rss", "worker_rss_at_start",
                                                           "part_fibers", "task_seconds", "wall_seconds")}
-            line += (f"  ratio {ratio:.2f}x; {ri['parts']} parts x {ri['partitions']} partitions, shipped "
+            line += (f"  ratio {ratio:.2f}x; {ri['tasks']} tasks x {ri['partitions']} partitions, shipped "
                      f"{ri['shipped_bytes'] / 1e6:.0f} MB (maps {ri['map_bytes'] / 1e6:.0f} + reduced "
                      f"{ri['reduced_bytes'] / 1e6:.0f}), final state {ri['state_bytes'] / 1e6:.0f} MB, busiest worker "
                      f"peak RSS {ri['peak_worker_rss'] / 2**20:.0f} MiB (at start {ri['worker_rss_at_start'] / 2**20:.0f}); task s {ri['task_seconds']}, "

@@ -207,3 +207,15 @@ def test_worker_restarted_mid_run_changes_nothing(cluster, big, tmp_path):
     finally:
         client.unregister_worker_plugin("slow-reads")
         client.wait_for_workers(2, timeout=120)
+
+
+def test_log_benchmark_body_once_on_tiny_data(cluster, tmp_path):
+    """bench/test_dask.py's 10M-log body on a 3000-row log, every plan, so the benchmark never rots."""
+    from bench.data import log_file
+    from bench.test_dask import PLANS, log_audit
+
+    path = log_file(3000, directory=str(tmp_path))
+    want = log_audit(path).metrics
+    for plan in PLANS.values():
+        res = log_audit(path, cluster[1], plan)
+        assert res.metrics == want and res.run_info["tasks"] == min(plan.get("tasks", 2), res.run_info["parts"])
