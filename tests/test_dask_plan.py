@@ -6,7 +6,6 @@ or workers, also after a worker is restarted mid-run."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
@@ -80,6 +79,31 @@ def test_split_and_merge_match_a_hand_count():
     assert got == {("'en'", "'a'"): 2, ("'en'", "'b'"): 1, ("'fr'", "'a'"): 2, ("'de'", "'a'"): 1}  # reprs
     merged = merge_tables(pieces)
     assert (merged.n_fibers, merged.n_rows, merged.rows_read, merged.dropped_rows) == (3, 6, 7, 1)
+
+
+def test_null_lands_alike_when_a_column_was_all_null_in_one_state():
+    """With --nulls value, a state whose column held only nulls (no type yet) and one where it
+    held strings put the null fiber in the same piece."""
+    a = state_of(pa.table({"lang": pa.array(["en", None, "fr"]), "route": ["a", "b", "a"]}), ["lang"], "route",
+                 nulls="value")
+    b = state_of(pa.table({"lang": pa.nulls(2), "route": ["b", "a"]}), ["lang"], "route", nulls="value")
+    pa_, pb = split_state(a, 5), split_state(b, 5)
+    where_a = {k: i for i, p in enumerate(pa_) for k in cells_of(p) if k[0] == "None"}
+    where_b = {k: i for i, p in enumerate(pb) for k in cells_of(p)}
+    assert set(where_b.values()) == {where_a[("None", "'b'")]} and len(where_b) == 2
+    merged = merge_tables(pa_ + pb)
+    assert (merged.n_fibers, merged.n_rows) == (3, 5)
+
+
+@pytest.mark.parametrize("kw, message", [({"partitions": 0}, "partitions must be at least 1, got 0"),
+                                         ({"tasks": 0}, "tasks must be at least 1, got 0")])
+def test_bad_plan_options(kw, message):
+    from dcb_fast.errors import DcbError
+
+    src = open_source(table(5, 0), EVIDENCE + [ACTION])
+    with pytest.raises(DcbError) as exc:
+        run_dask(src, PartialSpec.of(src, EVIDENCE, ACTION, None, "drop", {}), "local:1", **kw)
+    assert str(exc.value) == message
 
 
 # -- on a LocalCluster ------------------------------------------------------------------------------
