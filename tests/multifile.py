@@ -48,3 +48,26 @@ def outputs(result, out_dir) -> dict:
     """The bytes of every output file a result writes."""
     paths = result.write(str(out_dir))
     return {os.path.basename(p): open(p, "rb").read() for p in paths.values()}
+
+
+def as_files(table: pa.Table, cuts, directory) -> list[str]:
+    """``table`` cut at the row positions ``cuts`` (modulo its length) into Parquet files under
+    ``directory`` (each of two row groups): the same rows as other file splits."""
+    bounds = sorted({0, table.num_rows, *[c % (table.num_rows + 1) for c in cuts]})
+    paths = []
+    for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        p = os.path.join(directory, f"part{i}.parquet")
+        pq.write_table(table.slice(lo, hi - lo), p, row_group_size=max(1, (hi - lo) // 2))
+        paths.append(str(p))
+    return paths
+
+
+def two_worker_cluster():
+    """A Dask LocalCluster of 2 worker processes with one Dask thread and one dcb_fast thread each
+    (the engine's own ``local:2`` options) and a client to it; close both when done."""
+    from distributed import Client, LocalCluster
+
+    from dcb_fast.engines.dask import local_cluster_options
+
+    cluster = LocalCluster(**local_cluster_options(2, threads=1))
+    return cluster, Client(cluster)

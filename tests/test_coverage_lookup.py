@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
@@ -17,6 +16,7 @@ from dcb_fast.kernels import lookup as kl
 from dcb_fast.methods import coverage as production
 from dcb_fast.methods import coverage_lookup as PL
 
+from .multifile import as_files
 from .reference import coverage_oracle
 from .strategies import COLUMN_KINDS, _values, to_array
 
@@ -151,16 +151,6 @@ def oracle_figures(cal, prod, s):
 def ours(cal, prod, s, **kw):
     cert = certify(cal, EV, "d", weight="w", min_support=s)
     return coverage(cert, prod, weight="w", action="d", **kw).metrics
-
-
-def as_files(table, cuts, directory):
-    bounds = sorted({0, table.num_rows, *[c % (table.num_rows + 1) for c in cuts]})
-    paths = []
-    for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
-        p = directory / f"part{i}.parquet"
-        pq.write_table(table.slice(lo, hi - lo), p, row_group_size=max(1, (hi - lo) // 2))
-        paths.append(str(p))
-    return paths
 
 
 def relabel(table, column, mapping):

@@ -4,7 +4,6 @@ with their exact errors."""
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -13,7 +12,6 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from dcb_fast import audit
@@ -28,16 +26,12 @@ from dcb_fast.engines.dask import (
 )
 from dcb_fast.io.sources import open_source
 
-from .multifile import ACTION, EVIDENCE, WEIGHT, outputs, table, write_dataset
-
-WORKER_ENV = {"DCB_FAST_THREADS": "1"}  # 2 processes x 1 thread on this 2-core machine
+from .multifile import ACTION, EVIDENCE, WEIGHT, outputs, table, two_worker_cluster, write_dataset
 
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR, env=WORKER_ENV)
-    client = Client(cluster)
+    cluster, client = two_worker_cluster()
     yield client
     client.close()
     cluster.close()

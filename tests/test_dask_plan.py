@@ -5,14 +5,12 @@ or workers, also after a worker is restarted mid-run."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,10 +22,8 @@ from dcb_fast.fibers.split import merge_tables, split_state
 from dcb_fast.io.sources import open_source
 from dcb_fast.methods.audit import AuditResult
 
-from .multifile import ACTION, EVIDENCE, WEIGHT, table
+from .multifile import ACTION, EVIDENCE, WEIGHT, table, two_worker_cluster
 from .strategies import tables
-
-WORKER_ENV = {"DCB_FAST_THREADS": "1"}
 
 
 def cells_of(t: pa.Table) -> dict:
@@ -109,9 +105,7 @@ def test_bad_plan_options(kw, message):
 # -- on a LocalCluster ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster():
-    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                     silence_logs=logging.ERROR, env=WORKER_ENV)
-    client = Client(c)
+    c, client = two_worker_cluster()
     yield c, client
     client.close()
     c.close()

@@ -7,7 +7,6 @@ engine is one class and one ``register_engine`` call."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 from types import SimpleNamespace
 
@@ -26,7 +25,7 @@ from dcb_fast.engines.base import _ENGINES
 from dcb_fast.errors import DcbError
 from dcb_fast.io.sources import open_source
 
-from .multifile import ACTION, EVIDENCE, WEIGHT, table
+from .multifile import ACTION, EVIDENCE, WEIGHT, table, two_worker_cluster
 from . import test_checkpoint
 
 FILES = 5
@@ -386,11 +385,7 @@ def test_cli_group_by_replay_refuses_an_engine(data):
 # -- a 2-process Dask LocalCluster (slow: CI's slow run) ------------------------------------------
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR, env={"DCB_FAST_THREADS": "1"})
-    client = Client(cluster)
+    cluster, client = two_worker_cluster()
     yield client
     client.close()
     cluster.close()

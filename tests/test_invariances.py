@@ -13,6 +13,7 @@ from dcb_fast import audit, certify, complete, coverage
 from dcb_fast.errors import DcbError
 
 from . import multifile
+from .multifile import as_files
 from .reference import (audit_oracle, certificate_oracle, compare_metrics, coverage_oracle, greedy_completion_oracle,
                         label, norm)
 
@@ -48,16 +49,6 @@ def permuted(table: pa.Table, perm) -> pa.Table:
 def relabel(table: pa.Table, mapping: dict) -> pa.Table:
     d = [None if v is None else mapping[v] for v in table["d"].to_pylist()]
     return table.set_column(table.schema.get_field_index("d"), "d", pa.array(d, pa.string()))
-
-
-def as_files(table: pa.Table, cuts, directory) -> list[str]:
-    bounds = sorted({0, table.num_rows, *[c % (table.num_rows + 1) for c in cuts]})
-    paths = []
-    for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
-        p = directory / f"part{i}.parquet"
-        pq.write_table(table.slice(lo, hi - lo), p, row_group_size=max(1, (hi - lo) // 2))
-        paths.append(str(p))
-    return paths
 
 
 def outcome(fn):

@@ -3,24 +3,20 @@ certification, --by slices, explain and diff give what the local run gives."""
 
 from __future__ import annotations
 
-import logging
 from types import SimpleNamespace
 
 import pytest
-from distributed import Client, LocalCluster
 
 from dcb_fast import audit, diff, explain
 
-from .multifile import ACTION, WEIGHT, write_dataset
+from .multifile import ACTION, WEIGHT, two_worker_cluster, write_dataset
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR, env={"DCB_FAST_THREADS": "1"})
-    client = Client(cluster)
+    cluster, client = two_worker_cluster()
     yield client
     client.close()
     cluster.close()

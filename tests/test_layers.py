@@ -121,7 +121,6 @@ def test_no_private_name_is_imported_from_another_module():
     bad = []
     for m, path in MODULES.items():
         tree = ast.parse(open(path, encoding="utf-8").read())
-        pkg = m if path.endswith("__init__.py") else m.rsplit(".", 1)[0]
         for n in ast.walk(tree):
             if isinstance(n, ast.ImportFrom) and (n.level or (n.module or "").startswith(PACKAGE)):
                 for a in n.names:

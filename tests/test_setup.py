@@ -88,3 +88,13 @@ def test_demo_without_matplotlib_says_its_report_has_tables_for_plots(tmp_path):
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     around = " ".join(readme[readme.index("docs/report.png") - 800: readme.index("docs/report.png")].split())
     assert "A plain `pip install .`" in around and MATPLOTLIB_NOTE in around
+
+
+def test_the_cli_imports_no_heavy_module():
+    """`dcb --help` and every command's option parsing load click and the CLI modules only: the
+    commands import numpy, pyarrow and numba when they run (a report renderer hoisted to import
+    time once made every `dcb` call load pyarrow)."""
+    code = ("import sys, dcb_fast.cli; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pyarrow', 'numba', 'distributed'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -6,7 +6,6 @@ import json
 
 import click
 
-from ..report.text import render_channels
 from .options import Command, column_type_option, handle_errors, note
 from .report import check_report_path, emit_report, report_option
 
@@ -43,6 +42,7 @@ def channels_cmd(source, pred, bench_label, deploy_label, deploy_pred, alpha, gr
       dcb channels scores.parquet --pred y_hat --bench-label y_bench --deploy-label y_live --alpha 0.05
     """
     from ..methods.channels import check_channels
+    from ..report.text import render_channels
 
     check_report_path(report_path)
     summary = check_channels(list(source), pred=pred, bench_label=bench_label, deploy_label=deploy_label,

@@ -178,10 +178,6 @@ def present_actions(state) -> np.ndarray:
     return np.array([a for a in np.argsort(arank) if present[a]], dtype=np.int64)
 
 
-def labels_in_order(labels, order):
-    return [labels[a] for a in order]
-
-
 def action_key(v) -> str:
     """An action value as a JSON object key."""
     if v is None:

@@ -69,11 +69,15 @@ class FiberState:
         reserve = min(expected_rows, self.max_fibers) if expected_rows else 0
         self._parts = Partitions(len(self.evidence), bool(self.weight), self.threads, reserve, capacity)
         self._parts.max_fibers = self._check_fibers
-        self._cache = None
-        self._rows = None  # n_rows, cached until the counts change
+        self._counts_changed()
         self._scratch = None
         self._dense: DenseTables | None = None
         self._dense_off = False  # the key space outgrew the dense table once: hash from then on
+
+    def _counts_changed(self) -> None:
+        """Forget what is derived from the counts (the table arrays and ``n_rows``)."""
+        self._cache = None
+        self._rows = None
 
     @property
     def n_action_slots(self) -> int:
@@ -215,8 +219,7 @@ class FiberState:
             return kc.count_dense(codes, acodes, weights, iweights, cuts[p], cuts[p + 1], d.strides, counts, whi, wlo)
 
         self._dropped += int(sum(parallel_map(run, range(parts), parts)))
-        self._cache = None
-        self._rows = None  # n_rows, cached until the counts change
+        self._counts_changed()
 
     def _flush_dense(self) -> None:
         """Move the dense counts into the hash shards (as pre-aggregated cells)."""
@@ -249,8 +252,7 @@ class FiberState:
         enough rows are gathered, or when the state is read)."""
         self._dropped += self._parts.add(codes, acodes, weights=weights, cnt=cnt, chi=chi, clo=clo)
         self._ensure_actions(acodes)
-        self._cache = None
-        self._rows = None  # n_rows, cached until the counts change
+        self._counts_changed()
 
     # -- merge ----------------------------------------------------------------------------------
     def merge(self, other: "FiberState") -> "FiberState":

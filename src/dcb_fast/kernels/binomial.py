@@ -15,6 +15,18 @@ _TINY = 1e-300
 
 
 @inline
+def _lentz(aa, c, d):
+    """One step of the modified Lentz recurrence for the coefficient ``aa``: the new ``(c, d)``."""
+    d = 1.0 + aa * d
+    if abs(d) < _TINY:
+        d = _TINY
+    c = 1.0 + aa / c
+    if abs(c) < _TINY:
+        c = _TINY
+    return c, 1.0 / d
+
+
+@inline
 def _betacf(a, b, x):
     """Continued fraction of the regularized incomplete beta (Numerical Recipes' betacf)."""
     qab, qap, qam = a + b, a + 1.0, a - 1.0
@@ -26,23 +38,9 @@ def _betacf(a, b, x):
     h = d
     for m in range(1, 100000):
         m2 = 2.0 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _TINY:
-            d = _TINY
-        c = 1.0 + aa / c
-        if abs(c) < _TINY:
-            c = _TINY
-        d = 1.0 / d
+        c, d = _lentz(m * (b - m) * x / ((qam + m2) * (a + m2)), c, d)  # the even step
         h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        if abs(d) < _TINY:
-            d = _TINY
-        c = 1.0 + aa / c
-        if abs(c) < _TINY:
-            c = _TINY
-        d = 1.0 / d
+        c, d = _lentz(-(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)), c, d)  # the odd step
         delta = d * c
         h *= delta
         if abs(delta - 1.0) < 1e-16:

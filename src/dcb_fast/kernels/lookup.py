@@ -93,6 +93,45 @@ def _add(acc, g, whi, wlo):
     acc[g, 1] = np.int64(lo)
 
 
+@inline
+def _tally(fibers, f, whi, wlo, acc, has_action, a, p2c, is_global, labelled):
+    """One row of weight ``(whi, wlo)``: its certificate fiber ``f`` (-1: unseen) and, when it
+    carries a label (production action code ``a``), the false-decision sums (SPEC section 4)."""
+    if f >= 0:
+        fibers[f, 0] += 1
+        h2, l2 = add128(fibers[f, 1], np.uint64(fibers[f, 2]), whi, wlo)
+        fibers[f, 1] = h2
+        fibers[f, 2] = np.int64(l2)
+    else:
+        _add(acc, UNSEEN_W, whi, wlo)
+    if not has_action or not labelled[a]:
+        return
+    _add(acc, LABELLED, whi, wlo)
+    glob = is_global[a] != 0
+    if not glob:
+        _add(acc, FD_GLOBAL, whi, wlo)
+    if f >= 0:
+        c = p2c[a]
+        meta = fibers[f, 3]
+        if (meta & 0xFF) == 0:
+            _add(acc, LABELLED_CERT, whi, wlo)
+            if c < 0 or c != ((meta >> 8) & 0xFFFFFF) - 1:
+                _add(acc, FD_CERT, whi, wlo)
+        if c < 0 or c != (meta >> 32) - 1:
+            _add(acc, FD_MAJOR, whi, wlo)
+    elif not glob:
+        _add(acc, FD_MAJOR, whi, wlo)
+
+
+@inline
+def _flush(acc, scalars):
+    """``scalars += acc`` (a thread's sums of one call, added once at its end)."""
+    for g in range(acc.shape[0]):
+        s_hi, s_lo = add128(scalars[g, 0], np.uint64(scalars[g, 1]), acc[g, 0], np.uint64(acc[g, 1]))
+        scalars[g, 0] = s_hi
+        scalars[g, 1] = np.int64(s_lo)
+
+
 _BLOCK = 512  # rows hashed before any is probed: the probes' cache misses then overlap
 
 
@@ -192,37 +231,8 @@ def accumulate(crow, null_ev, lo, hi, weights, iweights, acodes, p2c, is_global,
             whi, wlo = np.int64(1), np.uint64(0)
         if null_ev[i]:
             _add(acc, NULL_W, whi, wlo)
-        if f >= 0:
-            fibers[f, 0] += 1
-            h2, l2 = add128(fibers[f, 1], np.uint64(fibers[f, 2]), whi, wlo)
-            fibers[f, 1] = h2
-            fibers[f, 2] = np.int64(l2)
-        else:
-            _add(acc, UNSEEN_W, whi, wlo)
-        if not has_action:
-            continue
-        a = acodes[i]
-        if not labelled[a]:
-            continue
-        _add(acc, LABELLED, whi, wlo)
-        glob = is_global[a] != 0
-        if not glob:
-            _add(acc, FD_GLOBAL, whi, wlo)
-        if f >= 0:
-            c = p2c[a]
-            meta = fibers[f, 3]
-            if (meta & 0xFF) == 0:
-                _add(acc, LABELLED_CERT, whi, wlo)
-                if c < 0 or c != ((meta >> 8) & 0xFFFFFF) - 1:
-                    _add(acc, FD_CERT, whi, wlo)
-            if c < 0 or c != (meta >> 32) - 1:
-                _add(acc, FD_MAJOR, whi, wlo)
-        elif not glob:
-            _add(acc, FD_MAJOR, whi, wlo)
-    for g in range(acc.shape[0]):
-        s_hi, s_lo = add128(scalars[g, 0], np.uint64(scalars[g, 1]), acc[g, 0], np.uint64(acc[g, 1]))
-        scalars[g, 0] = s_hi
-        scalars[g, 1] = np.int64(s_lo)
+        _tally(fibers, f, whi, wlo, acc, has_action, acodes[i] if has_action else 0, p2c, is_global, labelled)
+    _flush(acc, scalars)
 
 
 @kernel
@@ -391,37 +401,9 @@ def probe_partitions(pay, payf, hists, starts, p_lo, p_hi, bits, float_w, slot_o
                 m = pay[at, 2]
                 if m & 1:
                     _add(acc, NULL_W, whi, wlo)
-                if f >= 0:
-                    fibers[f, 0] += 1
-                    h2, l2 = add128(fibers[f, 1], np.uint64(fibers[f, 2]), whi, wlo)
-                    fibers[f, 1] = h2
-                    fibers[f, 2] = np.int64(l2)
-                else:
-                    _add(acc, UNSEEN_W, whi, wlo)
+                if f < 0:
                     unseen_rows[nu] = np.int32(m >> 32)
                     nu += 1
-                if not has_action:
-                    continue
-                a = (m >> 1) & 0x7FFFFFFF
-                if not labelled[a]:
-                    continue
-                _add(acc, LABELLED, whi, wlo)
-                glob = is_global[a] != 0
-                if not glob:
-                    _add(acc, FD_GLOBAL, whi, wlo)
-                if f >= 0:
-                    c = p2c[a]
-                    meta = fibers[f, 3]
-                    if (meta & 0xFF) == 0:
-                        _add(acc, LABELLED_CERT, whi, wlo)
-                        if c < 0 or c != ((meta >> 8) & 0xFFFFFF) - 1:
-                            _add(acc, FD_CERT, whi, wlo)
-                    if c < 0 or c != (meta >> 32) - 1:
-                        _add(acc, FD_MAJOR, whi, wlo)
-                elif not glob:
-                    _add(acc, FD_MAJOR, whi, wlo)
-    for g in range(acc.shape[0]):
-        s_hi, s_lo = add128(scalars[g, 0], np.uint64(scalars[g, 1]), acc[g, 0], np.uint64(acc[g, 1]))
-        scalars[g, 0] = s_hi
-        scalars[g, 1] = np.int64(s_lo)
+                _tally(fibers, f, whi, wlo, acc, has_action, (m >> 1) & 0x7FFFFFFF, p2c, is_global, labelled)
+    _flush(acc, scalars)
     return nu

@@ -45,6 +45,8 @@ class ProbeCells:
     is not numeric); ``row_cell`` the cell of each kept input row, in input order (only when a
     split needs the row order)."""
 
+    coarse = None  # no slices: :func:`~dcb_fast.methods.cells.split_counts` draws on the cells themselves
+
     def __init__(self, codes, action, count, w, n_actions, columns, values, row_cell=None):
         self.codes, self.action, self.count, self.w = codes, action, count, w
         self.n_actions, self.columns, self.values, self.row_cell = n_actions, columns, values, row_cell

@@ -177,7 +177,7 @@ def split_counts(cells: Cells, calib_fraction: float, seed: int, index: int) -> 
     """
     rng = np.random.default_rng([seed, index])
     n = cells.n_rows
-    if getattr(cells, "coarse", None) is None:  # (the acquisition replay's cells have no slices)
+    if cells.coarse is None:
         cal = rng.multivariate_hypergeometric(cells.count, int(round(calib_fraction * n)), method="marginals")
         return cal, cells.count - cal
     # with slices: the draw of the replay without them, on its cells, then each cell's

@@ -37,7 +37,8 @@ from ..core.results import Result
 from .. import engines
 from ..core.validation import check_types
 from . import coverage_lookup as lookup
-from .coverage_lookup import CLASS_NAMES, UNSEEN
+from .coverage_figures import (CLASS_NAMES, UNSEEN, certified_by_action, coverage_metrics, decision_metrics,
+                               require_labels, total)
 
 _SCALE = 1 << 64
 # coverage without ``by``, in this process, looks production rows up in the certificate
@@ -166,10 +167,6 @@ def _kind(type_name: str) -> str:
     return type_name
 
 
-def _total(acc: np.ndarray, g: int) -> int:
-    return int(acc[g, 0]) * _SCALE + int(np.uint64(acc[g, 1]))
-
-
 def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
     ev = cert.evidence
     keys, counts, whi, wlo = state.table_arrays()
@@ -189,45 +186,23 @@ def _finalize(cert, cert_path, state, src, weight, action, by, top_k):
     acc = np.zeros((5, 2), np.int64)
     ks.group_sum128(cls, tot_hi, tot_lo, acc)
     ks.group_sum128(np.where(_null_evidence(state, keys, len(ev)), 4, -1).astype(np.int64), tot_hi, tot_lo, acc)
-    W = sum(_total(acc, g) for g in range(4))
+    W = sum(total(acc, g) for g in range(4))
     if W == 0:
         raise DcbError(zero_weight_message(weight, int(rows.sum()), "production rows"))
 
-    def frac(x: int) -> float:
-        return x / W if W else 0.0
-
-    # certified traffic per certified action
-    cert_action = A.as_array(cert.table["__action"])
+    # certified traffic per certified action (every action some calibration fiber certifies is
+    # listed; an action that is only the majority of mixed or thin fibers certifies nothing)
     action_vals = cert.action_values()
     aenc = ColumnEncoder("action")
-    amap = aenc.encode(action_vals)  # certificate action value -> local code (its position)
-    cert_action_code = aenc.encode(cert_action, insert=False)  # per certificate fiber, -1 unless certified
+    aenc.encode(action_vals)  # certificate action value -> local code (its position)
+    cert_action_code = aenc.encode(A.as_array(cert.table["__action"]), insert=False)  # -1 unless certified
     cert_major_code = aenc.encode(A.as_array(cert.table["__majority"]), insert=False)
     fiber_action = np.full(nf, -1, dtype=np.int64)
     fiber_action[seen] = cert_action_code[crow[seen]]
-    acc_a = np.zeros((len(action_vals), 2), np.int64)
-    ks.group_sum128(np.where(cls == 0, fiber_action, -1), tot_hi, tot_lo, acc_a)
-    labels = [action_key(v) for v in action_vals.to_pylist()]
-    order = np.argsort(aenc.sort_ranks())
-    # every action some calibration fiber certifies (0 when no traffic hits those fibers); an
-    # action that is only the majority of mixed or thin fibers certifies nothing and is not listed
-    certifiable = set(np.unique(cert_action_code[cert_action_code >= 0]).tolist())
-    by_action = {labels[a]: frac(_total(acc_a, a)) for a in order if int(a) in certifiable}
-
-    metrics = {
-        "n_rows": int(rows.sum()),
-        "total_weight": W / _SCALE,
-        "dropped_rows": state.dropped_rows,
-        "n_fibers": int(nf),
-        "benchmark_coverage": frac(W - _total(acc, UNSEEN)),
-        "certified_coverage": frac(_total(acc, 0)),
-        "ambiguous_coverage": frac(_total(acc, 1)),
-        "thin_coverage": frac(_total(acc, 2)),
-        "unseen_fraction": frac(_total(acc, UNSEEN)),
-        "null_evidence_fraction": frac(_total(acc, 4)),
-        "certified_coverage_by_action": by_action,
-        "fibers_by_class": {CLASS_NAMES[g]: int((cls == g).sum()) for g in range(4)},
-    }
+    by_action = certified_by_action(np.where(cls == 0, fiber_action, -1), tot_hi, tot_lo, aenc, action_vals,
+                                    cert_action_code, W)
+    metrics = coverage_metrics(acc, W, int(rows.sum()), state.dropped_rows, int(nf), by_action,
+                               {CLASS_NAMES[g]: int((cls == g).sum()) for g in range(4)})
 
     if action:
         metrics.update(_false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen,
@@ -298,7 +273,7 @@ def _false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen, cer
         ks.minus_chosen(base_hi, base_lo, whi, wlo, chosen, out_hi, out_lo)
         acc = np.zeros((1, 2), np.int64)
         ks.group_sum128(np.where(mask, 0, -1).astype(np.int64), out_hi, out_lo, acc)
-        return _total(acc, 0), out_hi, out_lo
+        return total(acc, 0), out_hi, out_lo
 
     everywhere = np.ones(nf, bool)
     null_action = state.action_encoder.null_code if cert.nulls == "drop" else -1
@@ -306,9 +281,7 @@ def _false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen, cer
         L, lab_hi, lab_lo = weight_not(np.full(nf, null_action, np.int64), tot_hi, tot_lo, everywhere)
     else:
         L, lab_hi, lab_lo = W, tot_hi, tot_lo
-    if L == 0:
-        raise DcbError(f"action column '{action}' is null on every production row: there is no true action to "
-                       "count false decisions against; drop --action or pass a labelled log")
+    require_labels(L, action)
 
     def fd(chosen, mask):
         return weight_not(chosen, lab_hi, lab_lo, mask)[0]
@@ -327,18 +300,7 @@ def _false_decisions(cert, state, whi, wlo, tot_hi, tot_lo, cls, crow, seen, cer
     acc = np.zeros((2, 2), np.int64)
     ks.group_sum128(np.where(certified, 0, -1).astype(np.int64), tot_hi, tot_lo, acc)
     ks.group_sum128(np.where(certified, 1, -1).astype(np.int64), lab_hi, lab_lo, acc)
-    w_cert, l_cert = _total(acc, 0), _total(acc, 1)
-    return {
-        "false_decisions": {
-            "certificate": fd_cert / L,
-            "fiber_majority": fd_major / L,
-            "global_majority": fd_global / L,
-            "certify_then_acquire": fd_cert / L,
-        },
-        "error_among_certified": fd_cert / l_cert if l_cert else None,  # undefined: nothing certified
-        "acquisitions": (W - w_cert) / W,
-        "labelled_fraction": L / W,
-    }
+    return decision_metrics(fd_cert, fd_major, fd_global, total(acc, 0), total(acc, 1), L, W, action)
 
 
 def _uncovered_table(cert, state, keys, rows, tot_hi, tot_lo, cls, crow, seen, limit=None) -> pa.Table:
@@ -405,7 +367,7 @@ def _by_table(state, keys, tot_hi, tot_lo, cls, by) -> pa.Table:
     ks.group_sum128(groups, tot_hi, tot_lo, acc)
     rows = []
     for b in np.argsort(enc.sort_ranks()):
-        t = [_total(acc, 4 * b + g) for g in range(4)]
+        t = [total(acc, 4 * b + g) for g in range(4)]
         w = sum(t)
         if w == 0 and not (keys[:, -1] == b).any():
             continue

@@ -30,11 +30,8 @@ from ..io.encoding import MISSING, ColumnEncoder
 from ..kernels import lookup as kl
 from ..kernels import sums as ks
 from ..engines.local import prefetch
-from ..fibers.certificate import CLASSES
 from ..fibers.finalize import action_key, zero_weight_message
-
-UNSEEN = 3  # the class of a production row whose key the certificate lacks
-CLASS_NAMES = CLASSES + ["unseen"]
+from .coverage_figures import CLASS_NAMES, UNSEEN, certified_by_action, coverage_metrics, decision_metrics, total
 _PARALLEL_ROWS = 1 << 15  # below this many rows a batch is looked up on one thread
 _WORD_BITS = 62  # a packed word holds columns whose radix product stays below 2**62
 PARTITIONED = True  # one-word keys go through the partitioned lookup (off: the row-by-row probe)
@@ -370,10 +367,6 @@ def run(cert, src, columns, weight, action, threads=None, bar=None) -> Lookup:
     return look
 
 
-def _total(acc: np.ndarray, g: int) -> int:
-    return int(acc[g, 0]) * (1 << 64) + int(np.uint64(acc[g, 1]))
-
-
 def figures(look: Lookup, weight, action):
     """(metrics without ``top_uncovered``, ``uncovered()``) of a finished run: the same figures,
     from the same exact sums, as the audit of the log gave. ``uncovered()`` gives the fibers
@@ -394,55 +387,23 @@ def figures(look: Lookup, weight, action):
     acc = np.zeros((5, 2), np.int64)
     ks.group_sum128(cls, hi, lo, acc)
     acc[UNSEEN], acc[4] = sc[kl.UNSEEN_W], sc[kl.NULL_W]
-    W = sum(_total(acc, g) for g in range(4))
+    W = sum(total(acc, g) for g in range(4))
     if W == 0:
         raise DcbError(zero_weight_message(weight, n_rows, "production rows"))
-
-    def frac(x: int) -> float:
-        return x / W if W else 0.0
-
     aenc = look.actions.cert_enc if action else ColumnEncoder("action")
     action_vals = cert.action_values()
     if not action:
         aenc.encode(action_vals)
-    acc_a = np.zeros((len(action_vals), 2), np.int64)
-    ks.group_sum128(np.where(cls == 0, look.fiber_act, -1).astype(np.int64), hi, lo, acc_a)
-    labels = [action_key(v) for v in action_vals.to_pylist()]
-    certifiable = set(np.unique(look.fiber_act[look.fiber_act >= 0]).tolist())
-    by_action = {labels[a]: frac(_total(acc_a, a)) for a in np.argsort(aenc.sort_ranks()) if int(a) in certifiable}
+    by_action = certified_by_action(np.where(cls == 0, look.fiber_act, -1), hi, lo, aenc, action_vals,
+                                    look.fiber_act, W)
     n_unseen = unseen.n_fibers
-    metrics = {
-        "n_rows": n_rows,
-        "total_weight": W / (1 << 64),
-        "dropped_rows": look.dropped,
-        "n_fibers": int(hit.sum()) + n_unseen,
-        "benchmark_coverage": frac(W - _total(acc, UNSEEN)),
-        "certified_coverage": frac(_total(acc, 0)),
-        "ambiguous_coverage": frac(_total(acc, 1)),
-        "thin_coverage": frac(_total(acc, 2)),
-        "unseen_fraction": frac(_total(acc, UNSEEN)),
-        "null_evidence_fraction": frac(_total(acc, 4)),
-        "certified_coverage_by_action": by_action,
-        "fibers_by_class": {**{CLASS_NAMES[g]: int((hit & (cls == g)).sum()) for g in range(3)},
-                            "unseen": int(n_unseen)},
-    }
+    metrics = coverage_metrics(acc, W, n_rows, look.dropped, int(hit.sum()) + n_unseen, by_action,
+                               {**{CLASS_NAMES[g]: int((hit & (cls == g)).sum()) for g in range(3)},
+                                "unseen": int(n_unseen)})
     if action:
-        L = _total(sc, kl.LABELLED)
-        if L == 0:
-            raise DcbError(f"action column '{action}' is null on every production row: there is no true action to "
-                           "count false decisions against; drop --action or pass a labelled log")
-        fd_cert, l_cert = _total(sc, kl.FD_CERT), _total(sc, kl.LABELLED_CERT)
-        metrics.update({
-            "false_decisions": {
-                "certificate": fd_cert / L,
-                "fiber_majority": _total(sc, kl.FD_MAJOR) / L,
-                "global_majority": _total(sc, kl.FD_GLOBAL) / L,
-                "certify_then_acquire": fd_cert / L,
-            },
-            "error_among_certified": fd_cert / l_cert if l_cert else None,
-            "acquisitions": (W - _total(acc, 0)) / W,
-            "labelled_fraction": L / W,
-        })
+        metrics.update(decision_metrics(total(sc, kl.FD_CERT), total(sc, kl.FD_MAJOR), total(sc, kl.FD_GLOBAL),
+                                        total(acc, 0), total(sc, kl.LABELLED_CERT), total(sc, kl.LABELLED), W,
+                                        action))
 
     def uncovered():
         # the unseen fibers (grouped by production values) and the certificate fibers with
